@@ -18,25 +18,37 @@ if [ -d "$state/pids" ]; then
     n="$(basename "$f" .pid)"
     case "$n" in etcd|kube-apiserver|redis) ;; *) order+=("$n") ;; esac
   done
-  order+=(kube-apiserver etcd redis)
 fi
 
-stop() {
-  local name=$1 f="$state/pids/$1.pid" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
+# Signal a group together, then wait for all of them: stopping one by one would add up
+# every process's shutdown time.
+stop_group() {
+  local pids=() name f pid
+  for name in "$@"; do
+    f="$state/pids/$name.pid"
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    rm -f "$f"
+    kill -0 "$pid" 2>/dev/null || continue
     # A recycled PID belongs to someone else: only signal a process whose command line
-    # still mentions this state folder or the binary's name.
-    if grep -qa -e "$state" -e "$name" "/proc/$pid/cmdline" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$f"
+    # still mentions this state folder or the process's name.
+    grep -qa -e "$state" -e "$name" "/proc/$pid/cmdline" 2>/dev/null || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$pid")
+  done
+  for _ in $(seq 1 100); do
+    local left=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ "$left" = 1 ] || return 0
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 
-for n in "${order[@]}"; do stop "$n"; done
+others=()
+for n in "${order[@]}"; do case "$n" in kube-apiserver|etcd|redis) ;; *) others+=("$n") ;; esac; done
+[ ${#others[@]} -eq 0 ] || stop_group "${others[@]}"
+stop_group kube-apiserver redis
+stop_group etcd
 rm -rf "$state"
 echo "stopped the local environment in $state" >&2

@@ -1,0 +1,79 @@
+"""The operator's settings, read once from the environment (``AOP_`` prefix)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _default_namespace() -> str:
+    if _SA_NAMESPACE.exists():
+        return _SA_NAMESPACE.read_text().strip()
+    return "default"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator process is configured with."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis holding the BullMQ queues (``AOP_REDIS_URL``, else ``REDIS_URL``)."""
+
+    namespace: str = "default"
+    """The operator's own namespace: OperationQueues and worker Deployments live here."""
+
+    watch_namespaces: tuple[str, ...] = ()
+    """Namespaces whose AutonomousOperations are served; empty means cluster-wide."""
+
+    resync_seconds: int = 10
+    """How often every unfinished operation is compared with its job in Redis, so a missed
+    event or a lost job is noticed within this time."""
+
+    queue_status_seconds: int = 5
+    """How often OperationQueue status (counts, health) is refreshed."""
+
+    http_port: int = 8080
+    """Port of ``/healthz`` and ``/metrics``."""
+
+    delete_timeout_seconds: int = 60
+    """How long deletion waits for Redis to remove an operation's job; after that the
+    finalizer is released anyway (the job, if it still exists, is aborted by the worker's
+    consent re-check or expires with the queue's retention)."""
+
+    cancel_grace_seconds: int = 30
+    """How long a cancelled running job may take to stop before the operation is marked
+    Cancelled without the worker's confirmation."""
+
+    scaler_enabled: bool = True
+    """Whether the operator scales worker Deployments itself (off: leave it to HPA/KEDA
+    using the exported metrics)."""
+
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        watch = os.environ.get("AOP_WATCH_NAMESPACES", "")
+        return cls(
+            redis_url=os.environ.get("AOP_REDIS_URL")
+            or os.environ.get("REDIS_URL")
+            or cls.redis_url,
+            namespace=os.environ.get("AOP_NAMESPACE") or _default_namespace(),
+            watch_namespaces=tuple(n.strip() for n in watch.split(",") if n.strip()),
+            resync_seconds=_env_int("AOP_RESYNC_SECONDS", cls.resync_seconds),
+            queue_status_seconds=_env_int("AOP_QUEUE_STATUS_SECONDS", cls.queue_status_seconds),
+            http_port=_env_int("AOP_HTTP_PORT", cls.http_port),
+            delete_timeout_seconds=_env_int(
+                "AOP_DELETE_TIMEOUT_SECONDS", cls.delete_timeout_seconds
+            ),
+            cancel_grace_seconds=_env_int("AOP_CANCEL_GRACE_SECONDS", cls.cancel_grace_seconds),
+            scaler_enabled=os.environ.get("AOP_SCALER_ENABLED", "true").lower()
+            not in ("0", "false", "no"),
+        )
