@@ -233,6 +233,9 @@ def operation_status_schema() -> JsonDict:
 def queue_spec_schema() -> JsonDict:
     """``OperationQueue.spec``."""
     schema = structural_schema(QueueSpec)
+    _at(schema, "workers.env.[]")["description"] = (
+        "A Kubernetes EnvVar: name, and value or valueFrom."
+    )
     _add_rules(
         schema,
         "workers",
