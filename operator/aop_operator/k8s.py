@@ -34,7 +34,7 @@ class Kube:
         """Use the in-cluster ServiceAccount when there is one, else ``$KUBECONFIG``."""
         cfg = client.Configuration()
         if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-            config.load_incluster_config(client_configuration=cfg)
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
         else:
             await config.load_kube_config(client_configuration=cfg)
         cfg.connection_pool_maxsize = 32
@@ -56,7 +56,7 @@ class Kube:
             raise
         return obj
 
-    async def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    async def list_objects(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         if namespace is None:
             res = await self.custom.list_cluster_custom_object(crd.GROUP, crd.VERSION, plural)
         else:
@@ -78,7 +78,7 @@ class Kube:
                 plural,
                 name,
                 {"status": status},
-                _content_type="application/merge-patch+json",
+                _content_type="application/merge-patch+json",  # type: ignore[call-arg]
             )
         except ApiException as e:
             if e.status == 404:
@@ -89,7 +89,7 @@ class Kube:
     async def consents(self, namespace: str) -> list[tuple[str, ConsentSpec]]:
         """The namespace's OperationConsents; malformed ones are skipped with a warning."""
         out: list[tuple[str, ConsentSpec]] = []
-        for item in await self.list(crd.CONSENT_PLURAL, namespace):
+        for item in await self.list_objects(crd.CONSENT_PLURAL, namespace):
             name = item["metadata"]["name"]
             try:
                 out.append((name, ConsentSpec.model_validate(item.get("spec") or {})))

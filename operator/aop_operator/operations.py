@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from aop_contracts import crd
 from aop_contracts.configs import ConfigError, validate_config
 from aop_contracts.consent import evaluate_consent
-from aop_contracts.jobs import PRIORITY_MAP, JobPayload, result_secret_name
+from aop_contracts.jobs import PRIORITY_MAP, JobPayload, parse_failure, result_secret_name
 from aop_contracts.models import OperationSpec, Phase, QueueSpec
 from aop_operator import metrics
 from aop_operator.k8s import Kube
@@ -36,6 +36,8 @@ from aop_operator.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Failure reasons of the worker's consent re-check.
+CONSENT_REASONS = frozenset({"ConsentMissing", "ConsentRevoked"})
 _WARNING_PHASES = frozenset({Phase.FAILED, Phase.BLOCKED, Phase.RATE_LIMITED})
 
 
@@ -142,6 +144,16 @@ class OperationReconciler:
             return
 
         job = await self.queues.snapshot(queue, uid)
+        if job is not None and job.state == "failed":
+            reason, message = parse_failure(job.failed_reason)
+            if reason in CONSENT_REASONS:
+                # The worker's last-moment consent check stopped the job: Blocked, not
+                # Failed, and admitted again (with a fresh job) once consent is back.
+                if phase is not Phase.BLOCKED:
+                    await self._write(obj, StatusUpdate(Phase.BLOCKED, reason, message))
+                    return
+                await self._admit(obj, spec, queue, replace_job=True)
+                return
         if job is not None:
             update = observation_update(observe_job(job, cancel_requested=False))
             if update.phase is Phase.QUEUED and status.get("phase") == Phase.QUEUED.value:
@@ -172,7 +184,9 @@ class OperationReconciler:
 
         await self._admit(obj, spec, queue)
 
-    async def _admit(self, obj: dict[str, Any], spec: OperationSpec, queue: str) -> None:
+    async def _admit(
+        self, obj: dict[str, Any], spec: OperationSpec, queue: str, *, replace_job: bool = False
+    ) -> None:
         meta = obj["metadata"]
         namespace: str = meta["namespace"]
         try:
@@ -237,6 +251,8 @@ class OperationReconciler:
             self.wake_at(namespace, meta["name"], wait)
             return
 
+        if replace_job:
+            await self.queues.forget(queue, meta["uid"])
         await self._enqueue(obj, spec, queue, queue_spec)
         await self._write(
             obj,

@@ -7,6 +7,7 @@ BullMQ's camelCase options stay inside this adapter; the rest of the operator se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,9 @@ from aop_operator.reconcile import JobSnapshot
 log = logging.getLogger(__name__)
 
 CancelOutcome = Literal["removed", "signalled", "absent", "finished"]
+
+#: What a Redis outage raises anywhere in this module (callers catch this tuple).
+REDIS_ERRORS: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError, TimeoutError)
 
 # Sliding-window limiter, atomic in Redis. Idempotent per member (the operation's UID):
 # asking again for an operation already counted in the window never counts it twice, so
@@ -72,7 +76,7 @@ class QueueBackend:
     async def ping(self) -> bool:
         try:
             return bool(await asyncio.wait_for(self.redis.ping(), timeout=3))
-        except (TimeoutError, aioredis.RedisError, OSError):
+        except REDIS_ERRORS:
             return False
 
     async def enqueue(
@@ -187,18 +191,16 @@ class QueueBackend:
         while not stop.is_set():
             try:
                 data = await self.redis.xread({key: last_id}, block=block_ms, count=500)
-            except (aioredis.RedisError, OSError) as e:
+            except REDIS_ERRORS as e:
                 log.warning("event stream of queue %s unavailable: %s", queue, e)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=2)
-                except TimeoutError:
-                    pass
                 continue
-            for _stream, entries in data or []:
+            streams = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], data or [])
+            for _stream, entries in streams:
                 for entry_id, fields in entries:
                     last_id = entry_id
-                    event = fields.get("event", "")
-                    yield event, fields
+                    yield fields.get("event", ""), fields
 
     async def close(self) -> None:
         for q in self._queues.values():
