@@ -148,6 +148,8 @@ async def consent_changed(
     **_: Any,
 ) -> None:
     """A consent granted, renewed or revoked: look again at the namespace's operations."""
+    if operations_by_namespace is None:
+        return
     for ns, name in operations_by_namespace.get(namespace or "", []):
         _app(memo).operations.schedule(ns, name)
 
