@@ -87,6 +87,8 @@ class AgentContext:
     browser: BrowserPool | None = None
     #: Name used in artifacts and logs: ``namespace/name``.
     label: str = ""
+    #: Which attempt of the job this run is (1 for the first).
+    attempt: int = 1
     extra: dict[str, object] = field(default_factory=dict)
 
 

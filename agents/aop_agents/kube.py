@@ -1,0 +1,115 @@
+"""What a worker reads and writes in Kubernetes: login Secrets, consents, result Secrets.
+
+Secret values pass through here in memory only; nothing in this module logs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from aop_contracts import crd
+from aop_contracts.models import ConsentSpec
+
+log = logging.getLogger(__name__)
+
+
+class WorkerKube:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    @classmethod
+    async def connect(cls) -> WorkerKube:
+        cfg = client.Configuration()
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            await config.load_kube_config(client_configuration=cfg)
+        return cls(client.ApiClient(configuration=cfg))
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's data decoded, or None when it does not exist."""
+        try:
+            secret = await self.core.read_namespaced_secret(name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        data: dict[str, str] = {
+            k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()
+        }
+        data.update(secret.string_data or {})
+        return data
+
+    async def write_result_secret(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        data: dict[str, str],
+        owner_name: str,
+        owner_uid: str,
+    ) -> None:
+        """Create or replace the result Secret, owned by the operation (deleted with it)."""
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(
+                name=name,
+                namespace=namespace,
+                labels={
+                    crd.OPERATION_LABEL: owner_name,
+                    crd.MANAGED_BY_LABEL: crd.MANAGED_BY,
+                },
+                owner_references=[
+                    client.V1OwnerReference(
+                        api_version=crd.API_VERSION,
+                        kind=crd.OPERATION_KIND,
+                        name=owner_name,
+                        uid=owner_uid,
+                        controller=True,
+                        block_owner_deletion=False,
+                    )
+                ],
+            ),
+            type="Opaque",
+            string_data=data,
+        )
+        try:
+            await self.core.create_namespaced_secret(namespace, body)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+            await self.core.replace_namespaced_secret(name, namespace, body)
+
+    async def operation_exists(self, namespace: str, name: str, uid: str) -> bool:
+        """Whether the operation the job belongs to still exists (same uid)."""
+        try:
+            obj: dict[str, Any] = await self.custom.get_namespaced_custom_object(
+                crd.GROUP, crd.VERSION, namespace, crd.OPERATION_PLURAL, name
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return bool(obj.get("metadata", {}).get("uid") == uid)
+
+    async def consents(self, namespace: str) -> list[tuple[str, ConsentSpec]]:
+        res: dict[str, Any] = await self.custom.list_namespaced_custom_object(
+            crd.GROUP, crd.VERSION, namespace, crd.CONSENT_PLURAL
+        )
+        out: list[tuple[str, ConsentSpec]] = []
+        for item in res.get("items", []):
+            try:
+                out.append((item["metadata"]["name"], ConsentSpec.model_validate(item["spec"])))
+            except (KeyError, ValueError):
+                log.warning("ignoring malformed OperationConsent in %s", namespace)
+        return out
