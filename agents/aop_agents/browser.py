@@ -646,14 +646,18 @@ class PageFlow:
     async def wait_for_any(
         self, states: Mapping[str, Locator], *, within: float | None = None
     ) -> str:
-        """Wait until one of ``states`` (checked in order) is visible; return its name."""
+        """Wait until one of ``states`` (checked in order) is visible; return its name.
+
+        An HTTP error document fails at once unless it shows one of the states (a form
+        re-rendered with its validation errors, say, is answered 422).
+        """
         deadline = time.monotonic() + (self.timeout if within is None else within)
         while True:
-            self.check_document()
             for name, locator in states.items():
                 with contextlib.suppress(PlaywrightError):
                     if await locator.first.is_visible():
                         return name
+            self.check_document()
             if time.monotonic() >= deadline:
                 break
             # Polling against a deadline: the states are alternatives on pages that may be
