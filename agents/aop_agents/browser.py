@@ -403,7 +403,7 @@ def safe_url(url: str) -> str:
     """A URL fit for logs and messages: scheme, host and path, no query or fragment."""
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
-        return parts.path or url.split("?", 1)[0]
+        return url.split("?", 1)[0].split("#", 1)[0]
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
