@@ -204,23 +204,35 @@ class BrowserPool:
             raise BrowserUnavailable(
                 f"Chromium not found at {path} (set AOP_CHROMIUM_PATH or install chromium)"
             )
-        if self._playwright is None:
-            self._playwright = await async_playwright().start()
         args = [*CHROMIUM_ARGS, *self.settings.extra_args]
         if headless:
             args.insert(0, "--headless")
         try:
-            browser = await self._playwright.chromium.launch(
-                executable_path=path,
-                headless=headless,
-                args=args,
-                timeout=self.settings.launch_timeout_seconds * 1000,
-            )
-        except PlaywrightError as e:
-            raise BrowserUnavailable(f"Chromium at {path} did not start") from e
+            browser = await self._start_chromium(path, headless, args)
+        except PlaywrightError:
+            # The Playwright driver may have died along with the browser: restart it once.
+            log.warning("Chromium did not start; restarting the Playwright driver", exc_info=True)
+            if self._playwright is not None:
+                with contextlib.suppress(Exception):
+                    await self._playwright.stop()
+                self._playwright = None
+            try:
+                browser = await self._start_chromium(path, headless, args)
+            except PlaywrightError as e:
+                raise BrowserUnavailable(f"Chromium at {path} did not start") from e
         self.launches += 1
         log.info("Chromium %s started (%s)", browser.version, "headless" if headless else "headed")
         return browser
+
+    async def _start_chromium(self, path: str, headless: bool, args: list[str]) -> Browser:
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        return await self._playwright.chromium.launch(
+            executable_path=path,
+            headless=headless,
+            args=args,
+            timeout=self.settings.launch_timeout_seconds * 1000,
+        )
 
     async def _new_context(self, headless: bool) -> BrowserContext:
         for attempt in (1, 2):

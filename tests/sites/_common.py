@@ -64,10 +64,6 @@ def page(
     return web.Response(status=status, text=document, content_type="text/html")
 
 
-def redirect(location: str) -> web.HTTPFound:
-    return web.HTTPFound(location)
-
-
 def with_query(url: str, **params: str) -> str:
     joiner = "&" if "?" in url else "?"
     return f"{url}{joiner}{urlencode(params)}"
@@ -177,7 +173,3 @@ class Server:
 def same_origin(url: str, base: str) -> bool:
     a, b = urlsplit(url), urlsplit(base)
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
-
-
-def new_hex(length: int) -> str:
-    return secrets.token_hex(length // 2 + 1)[:length]
