@@ -150,6 +150,8 @@ class ShopifySite:
     #: "Allow custom app development" was already clicked in this store.
     custom_app_development_enabled: bool = False
     single_origin: bool = False
+    #: Port of the store (of the only server with ``single_origin``); 0 picks a free one.
+    port: int = 0
     failures: FailureModes = field(default_factory=FailureModes)
     apps: dict[int, DevApp] = field(default_factory=dict)
     legacy_apps: dict[int, LegacyApp] = field(default_factory=dict)
@@ -171,12 +173,12 @@ class ShopifySite:
             self._add_accounts_routes(one.router)
             self._add_dev_routes(one.router)
             self._add_store_routes(one.router)
-            self._servers = {"accounts": Server(one)}
+            self._servers = {"accounts": Server(one, port=self.port)}
         else:
             self._servers = {
                 "accounts": Server(accounts),
                 "dev": Server(dev),
-                "store": Server(store),
+                "store": Server(store, port=self.port),
             }
 
     def _app(self) -> web.Application:
