@@ -375,11 +375,17 @@ class KubeHelper:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
     def wait_phase(self, name: str, *phases: str, timeout: float = 60) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            st = self.status(name)
-            return st if st.get("phase") in phases else None
+        last: dict[str, Any] = {}
 
-        result: dict[str, Any] = self.wait_for(f"aop/{name} in {phases}", check, timeout)
+        def check() -> dict[str, Any] | None:
+            nonlocal last
+            last = self.status(name)
+            return last if last.get("phase") in phases else None
+
+        try:
+            result: dict[str, Any] = self.wait_for(f"aop/{name} in {phases}", check, timeout)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nlast status of aop/{name}: {last}") from None
         return result
 
 

@@ -106,6 +106,8 @@ class WorkerSettings:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        # The API client's debug log prints response bodies, Secrets included: never on.
+        logging.getLogger("kubernetes_asyncio").setLevel(logging.INFO)
         return cls(
             a.queue,
             a.redis_url,

@@ -117,9 +117,14 @@ async def operation_deleted(
         return
     try:
         outcome = await app.queues.cancel(queue, uid)
-        if outcome in ("finished", "removed", "absent"):
-            await app.queues.forget(queue, uid)
-        logger.info("job %s on queue %s: %s", uid, queue, outcome)
+        log.info("%s/%s deleted; its job %s on queue %s: %s", namespace, name, uid, queue, outcome)
+        if outcome == "signalled":
+            # The worker aborts the job within a second or two; come back and remove it.
+            if runtime.total_seconds() < SETTINGS.delete_timeout_seconds:
+                raise kopf.TemporaryError("waiting for the worker to abort the job", delay=1)
+            logger.warning("the worker did not abort job %s in time; releasing anyway", uid)
+            return
+        await app.queues.forget(queue, uid)
     except REDIS_ERRORS as e:
         if runtime.total_seconds() >= SETTINGS.delete_timeout_seconds:
             logger.warning(

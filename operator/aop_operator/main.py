@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # kopf logs every handler and timer run at INFO ("Timer ... succeeded" every few
+    # seconds per object); the operator's own modules log what matters. API client debug
+    # logs print whole response bodies and stay off even with --verbose.
+    logging.getLogger("kopf.objects").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.INFO)
     import kopf
 
     from aop_operator import handlers

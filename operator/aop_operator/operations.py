@@ -374,6 +374,14 @@ class OperationReconciler:
         old_phase = current.get("phase") or Phase.PENDING.value
         if old_phase != update.phase.value or current.get("reason") != update.reason:
             metrics.PHASE_TRANSITIONS.labels(phase=update.phase.value).inc()
+            log.info(
+                "%s/%s: %s -> %s (%s)",
+                meta["namespace"],
+                meta["name"],
+                old_phase,
+                update.phase.value,
+                update.reason,
+            )
             await self.kube.event(
                 written,
                 update.reason if update.reason != update.phase.value else update.phase.value,

@@ -217,6 +217,7 @@ def test_delete_running(ready: Any, procs: Any, redis_url: str) -> None:
 
 
 def test_operator_restart_mid_burst_loses_and_duplicates_nothing(ready: Any, procs: Any) -> None:
+    ready.apply(queue(rateLimit={"perOrganization": {"limit": 100}}))
     op = procs.operator()
     procs.worker(concurrency=4)
     names = [f"restart-{i:02d}" for i in range(10)]
@@ -236,6 +237,7 @@ def test_operator_restart_mid_burst_loses_and_duplicates_nothing(ready: Any, pro
 
 
 def test_redis_flush_requeues_everything(ready: Any, procs: Any, redis_url: str) -> None:
+    ready.apply(queue(rateLimit={"perOrganization": {"limit": 100}}))
     procs.operator()
     names = [f"flush-{i:02d}" for i in range(20)]
     ready.apply(*[noop(n) for n in names])
