@@ -7,7 +7,8 @@
 # Writes STATE_DIR/env (KUBECONFIG, REDIS_URL, PATH with kubectl and helm) and
 # STATE_DIR/kubeconfig. Idempotent: when every process it started is still alive and the
 # API answers, it only prints the env file's path. scripts/cluster-down.sh undoes it.
-# Set AOP_CLUSTER_PODS=1 to add kube-scheduler and KWOK (fake nodes that run pods).
+# With AOP_CLUSTER_PODS=1 (the default) it adds kube-scheduler and KWOK: fake nodes on which
+# pods reach Running, so Deployments behave as on a real cluster. AOP_CLUSTER_PODS=0 skips them.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -17,7 +18,7 @@ root="$(cd "$here/.." && pwd)"
 state="${1:-$root/.cluster}"
 mkdir -p "$state"
 state="$(cd "$state" && pwd)"
-pods="${AOP_CLUSTER_PODS:-0}"
+pods="${AOP_CLUSTER_PODS:-1}"
 
 for tool in redis-server openssl curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: install it (apt-get install ${tool/python3/python3}) and retry"
@@ -120,12 +121,28 @@ done
 start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$state/kubeconfig" \
   --leader-elect=false --secure-port 0 --service-account-private-key-file "$pki/sa.key" \
   --root-ca-file "$pki/ca.crt" --cluster-cidr 10.1.0.0/16 --allocate-node-cidrs=false \
-  --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander'
+  --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander'
 
 if [ "$pods" = 1 ]; then
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/kubeconfig" --leader-elect=false \
     --secure-port 0 --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig"
-  start kwok "$kwok_bin" --kubeconfig "$state/kubeconfig" --manage-all-nodes=true --server-address 127.0.0.1:0
+  start kwok "$kwok_bin" --kubeconfig "$state/kubeconfig" --manage-all-nodes=true \
+    --server-address "127.0.0.1:$(free_port)" --cidr 10.1.0.0/16 --node-ip 127.0.0.2
+  # Fake nodes for KWOK to keep Ready; the scheduler binds worker pods to them and KWOK
+  # reports those pods Running (no container really starts).
+  for n in 0 1; do
+    "${kc[@]}" apply -f - >/dev/null <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$n
+  annotations: {node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake}
+  labels: {kubernetes.io/hostname: kwok-node-$n, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+NODE
+  done
 fi
 
 until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do

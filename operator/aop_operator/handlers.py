@@ -16,6 +16,7 @@ import kopf
 from aop_contracts import crd
 from aop_contracts.models import TERMINAL_PHASES
 from aop_operator.app import App
+from aop_operator.autoscaler import WorkerScaler
 from aop_operator.queueing import REDIS_ERRORS
 from aop_operator.queues import QueueController
 from aop_operator.settings import Settings
@@ -186,13 +187,26 @@ async def queue_daemon(
         for ns, op_name in operations_by_uid.get(job_id, []):
             app.operations.schedule(ns, op_name)
 
+    ns = namespace or SETTINGS.namespace
+
+    async def queue_event(reason: str, message: str) -> None:
+        await app.kube.event(dict(body), reason, message)
+
     controller = QueueController(
         name=name,
-        namespace=namespace or SETTINGS.namespace,
+        namespace=ns,
         kube=app.kube,
         queues=app.queues,
         body=body,
         on_job=on_job,
+        scaler=WorkerScaler(
+            queue=name,
+            namespace=ns,
+            kube=app.kube,
+            queues=app.queues,
+            settings=SETTINGS,
+            event=queue_event,
+        ),
         status_interval=SETTINGS.queue_status_seconds,
     )
     app.controllers[name] = controller

@@ -19,6 +19,7 @@ from redis.asyncio.connection import parse_url
 
 from aop_contracts.jobs import JOB_NAME, QUEUE_PREFIX, JobPayload, cancel_channel, cancel_key
 from aop_operator.reconcile import JobSnapshot
+from aop_operator.scaling import QueueLoad
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,27 @@ class QueueBackend:
             "waiting", "active", "delayed", "prioritized", "completed", "failed"
         )
         return {k: int(v or 0) for k, v in raw.items()}
+
+    async def load(self, queue: str, *, due_within_seconds: float = 15) -> QueueLoad:
+        """What the scaler needs: the counts, delayed jobs due soon, and how many distinct
+        workers hold active jobs (from the job locks, whose token starts with the worker's
+        id)."""
+        counts = await self.counts(queue)
+        base = f"{QUEUE_PREFIX}:{queue}"
+        horizon = int((time.time() + due_within_seconds) * 1000) * 0x1000
+        due_soon = int(await self.redis.zcount(f"{base}:delayed", "-inf", horizon))
+        active_ids = [str(i) for i in await self.redis.lrange(f"{base}:active", 0, -1)]
+        holders: set[str] = set()
+        if active_ids:
+            tokens = await self.redis.mget([f"{base}:{job_id}:lock" for job_id in active_ids])
+            holders = {str(t).split(":", 1)[0] for t in tokens if t}
+        return QueueLoad(
+            waiting=counts.get("waiting", 0),
+            prioritized=counts.get("prioritized", 0),
+            active=counts.get("active", 0),
+            delayed_due_soon=due_soon,
+            busy_workers=len(holders),
+        )
 
     async def is_paused(self, queue: str) -> bool:
         return bool(await self.queue(queue).isPaused())

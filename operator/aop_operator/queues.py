@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from aop_contracts import crd
 from aop_contracts.models import QueueSpec
 from aop_operator import metrics
+from aop_operator.autoscaler import WorkerScaler
 from aop_operator.k8s import Kube
 from aop_operator.queueing import REDIS_ERRORS, QueueBackend
 from aop_operator.reconcile import ConditionValue, merge_conditions
@@ -62,7 +64,6 @@ BACKLOG_EVENTS = frozenset(
 )
 
 JobCallback = Callable[[str], None]
-BacklogCallback = Callable[[], None]
 
 
 class QueueController:
@@ -77,8 +78,7 @@ class QueueController:
         queues: QueueBackend,
         body: Mapping[str, Any],
         on_job: JobCallback,
-        on_backlog: BacklogCallback | None = None,
-        on_status: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+        scaler: WorkerScaler | None = None,
         status_interval: float = 5.0,
         clean_interval: float = 60.0,
     ) -> None:
@@ -88,8 +88,7 @@ class QueueController:
         self.queues = queues
         self.body = body  # kopf's live view: always the latest OperationQueue
         self.on_job = on_job
-        self.on_backlog = on_backlog
-        self.on_status = on_status
+        self.scaler = scaler
         self.status_interval = status_interval
         self.clean_interval = clean_interval
         self._poke = asyncio.Event()
@@ -112,13 +111,17 @@ class QueueController:
             while not stop.is_set():
                 await self._refresh()
                 self._poke.clear()
+                timeout = self.status_interval
+                if self.scaler is not None and self.scaler.next_check is not None:
+                    # A scale-down falls due before the next periodic refresh.
+                    timeout = max(0.05, min(timeout, self.scaler.next_check - time.monotonic()))
                 waiters = [
                     asyncio.ensure_future(stop.wait()),
                     asyncio.ensure_future(self._poke.wait()),
                 ]
                 try:
                     await asyncio.wait(
-                        waiters, timeout=self.status_interval, return_when=asyncio.FIRST_COMPLETED
+                        waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                     )
                 finally:
                     for w in waiters:
@@ -132,8 +135,9 @@ class QueueController:
             job_id = fields.get("jobId")
             if job_id and event in JOB_EVENTS:
                 self.on_job(job_id)
-            if event in BACKLOG_EVENTS and self.on_backlog is not None:
-                self.on_backlog()
+            if event in BACKLOG_EVENTS:
+                # The backlog may have changed: the scaler looks at once.
+                self._poke.set()
 
     async def _refresh(self) -> None:
         spec = self.spec()
@@ -164,8 +168,19 @@ class QueueController:
                 status.update(counts)
                 status["paused"] = paused
         status["redisConnected"] = connected
-        if self.on_status is not None:
-            status.update(await self.on_status(status))
+        if connected and self.scaler is not None:
+            try:
+                status.update(
+                    await self.scaler.reconcile(
+                        spec,
+                        str(self.body.get("metadata", {}).get("uid", "")),
+                        bool(status.get("paused")),
+                    )
+                )
+            except REDIS_ERRORS as e:
+                log.warning("queue %s: scaler skipped, Redis call failed: %s", self.name, e)
+            except ApiException as e:
+                log.warning("queue %s: scaler skipped, API call failed: %s", self.name, e)
         current = dict(self.body.get("status") or {})
         wanted = [
             ConditionValue(

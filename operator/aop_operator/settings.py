@@ -56,6 +56,22 @@ class Settings:
     """Whether the operator scales worker Deployments itself (off: leave it to HPA/KEDA
     using the exported metrics)."""
 
+    worker_image: str = ""
+    """Image of worker pods when a queue's ``spec.workers.image`` is empty."""
+
+    worker_service_account: str = ""
+    """ServiceAccount of worker pods when a queue names none."""
+
+    worker_grace_seconds: int = 300
+    """How long a stopping worker pod may finish its jobs (SIGTERM drain); pods get 30 s
+    more as ``terminationGracePeriodSeconds``."""
+
+    redis_secret_name: str = ""
+    """When set, worker pods read the Redis URL from this Secret (key ``redis_secret_key``)
+    instead of getting it as a plain value."""
+
+    redis_secret_key: str = "url"
+
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -76,4 +92,9 @@ class Settings:
             cancel_grace_seconds=_env_int("AOP_CANCEL_GRACE_SECONDS", cls.cancel_grace_seconds),
             scaler_enabled=os.environ.get("AOP_SCALER_ENABLED", "true").lower()
             not in ("0", "false", "no"),
+            worker_image=os.environ.get("AOP_WORKER_IMAGE", ""),
+            worker_service_account=os.environ.get("AOP_WORKER_SERVICE_ACCOUNT", ""),
+            worker_grace_seconds=_env_int("AOP_WORKER_GRACE_SECONDS", cls.worker_grace_seconds),
+            redis_secret_name=os.environ.get("AOP_REDIS_SECRET_NAME", ""),
+            redis_secret_key=os.environ.get("AOP_REDIS_SECRET_KEY", cls.redis_secret_key),
         )
