@@ -288,12 +288,39 @@ class Procs:
         self.all.append(proc.start())
         return proc
 
+    def pod_runner(self) -> Proc:
+        """The local stand-in for a kubelet: one aop-worker per Running worker pod."""
+        n = len(self.all)
+        argv = [
+            str(ROOT / ".venv/bin/python"),
+            str(SCRIPTS / "local_pods.py"),
+            "--namespace",
+            self.namespace,
+            "--redis-url",
+            self.redis_url,
+            "--log-dir",
+            str(self.tmp / "pods"),
+        ]
+        proc = Proc(f"pods-{n}", argv, self.env(), self.tmp / f"pods-{n}.log")
+        self.all.append(proc.start())
+        return proc
+
+    def pod_logs(self) -> str:
+        pods = self.tmp / "pods"
+        if not pods.exists():
+            return ""
+        return "\n".join(
+            f"===== pod {f.stem}\n{f.read_text(errors='replace')[-3000:]}"
+            for f in sorted(pods.glob("*.log"))
+        )
+
     def stop_all(self) -> None:
         for proc in reversed(self.all):
             proc.stop(timeout=15)
 
     def logs(self) -> str:
-        return "\n".join(f"===== {p.name}\n{p.log()[-6000:]}" for p in self.all)
+        own = "\n".join(f"===== {p.name}\n{p.log()[-6000:]}" for p in self.all)
+        return f"{own}\n{self.pod_logs()}"
 
 
 @pytest.fixture
