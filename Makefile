@@ -40,6 +40,9 @@ cluster: deps ## start the local control plane + Redis in the background; writes
 	@scripts/cluster-up.sh .cluster >/dev/null
 	@echo "ready: run '. .cluster/env' then 'kubectl get aop'"
 
+demo: deps ## the product end to end: control plane, operator, autoscaled workers, demo stores, examples/
+	@scripts/demo.sh
+
 down: ## stop everything 'make cluster' / 'make demo' started and remove its data
 	@scripts/cluster-down.sh .cluster
 
