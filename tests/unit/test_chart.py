@@ -430,12 +430,15 @@ def test_template_schema_rejects_bad_values(sets: tuple[str, ...], message: str)
 # ------------------------------------------------------------------ helm test hook
 
 
+def _hooks(docs: list[Obj], hook: str) -> list[Obj]:
+    return [d for d in docs if d["metadata"].get("annotations", {}).get("helm.sh/hook") == hook]
+
+
 def test_template_helm_test_hook_applies_waits_and_cleans_up() -> None:
     docs = render()
-    hooks = [d for d in docs if d["metadata"].get("annotations", {}).get("helm.sh/hook")]
+    hooks = _hooks(docs, "test")
     kinds = sorted(d["kind"] for d in hooks)
     assert kinds == ["ConfigMap", "Pod", "Role", "RoleBinding", "ServiceAccount"]
-    assert all(d["metadata"]["annotations"]["helm.sh/hook"] == "test" for d in hooks)
     pod = one(hooks, "Pod")
     spec = pod["spec"]
     assert spec["serviceAccountName"] == "aop-autonomous-operator-helm-test"
@@ -466,3 +469,23 @@ def test_template_helm_test_targets_a_served_namespace() -> None:
     assert all(
         "team-a" in c["args"] for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]
     )
+
+
+def test_template_pre_delete_hook_deletes_the_queue_while_the_operator_runs() -> None:
+    docs = render()
+    hooks = _hooks(docs, "pre-delete")
+    assert sorted(d["kind"] for d in hooks) == ["Job", "Role", "RoleBinding", "ServiceAccount"]
+    job = one(hooks, "Job")
+    (c,) = job["spec"]["template"]["spec"]["containers"]
+    assert c["args"][0] == "delete" and "operationqueue/default" in c["args"]
+    assert "--wait=true" in c["args"]
+    role = one(hooks, "Role")
+    assert {v for rule in role["rules"] for v in rule["verbs"]} == {
+        "get",
+        "delete",
+        "list",
+        "watch",
+    }
+    assert {r for rule in role["rules"] for r in rule["resources"]} == {"operationqueues"}
+    assert not _hooks(render("queue.create=false"), "pre-delete")
+    assert not _hooks(render("cleanupHook.enabled=false"), "pre-delete")

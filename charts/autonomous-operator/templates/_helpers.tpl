@@ -152,8 +152,11 @@ result, write the result Secret, re-check consent, confirm the operation still e
   verbs: ["get"]
 {{- end -}}
 
-{{/* What every step container of the helm test shares (see templates/tests/). */}}
-{{- define "aop.testContainer" -}}
+{{/* What every kubectl step container of the hooks shares (see templates/tests/ and
+templates/cleanup-hook.yaml). Call with (dict "ctx" $ "manifests" true/false). */}}
+{{- define "aop.hookContainer" -}}
+image: {{ printf "%s:%s" .ctx.Values.kubectlImage.repository .ctx.Values.kubectlImage.tag }}
+imagePullPolicy: {{ .ctx.Values.kubectlImage.pullPolicy }}
 env:
   # kubectl keeps its discovery cache under $HOME; the root filesystem is read-only.
   - name: HOME
@@ -165,11 +168,13 @@ resources:
   limits:
     memory: 128Mi
 securityContext:
-  {{- include "aop.containerSecurityContext" . | nindent 2 }}
+  {{- include "aop.containerSecurityContext" .ctx | nindent 2 }}
 volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+  {{- if .manifests }}
   - name: manifests
     mountPath: /manifests
     readOnly: true
-  - name: tmp
-    mountPath: /tmp
+  {{- end }}
 {{- end -}}
