@@ -1,7 +1,8 @@
 """The Helm chart, checked offline: its CRDs are the repository's, every value is
 documented and typed, and ``helm template`` renders hardened, least-privilege objects for
-each way of configuring it. (The API server's view of the same renders, ``helm install``
-and the RBAC as the server evaluates it are in ``tests/integration/test_chart.py``.)
+each way of configuring it. The API server's view of the same renders, ``helm install``
+and the RBAC as the server evaluates it are in ``tests/integration/test_chart.py`` (this
+module's name differs because pytest imports test modules by basename).
 """
 
 from __future__ import annotations
