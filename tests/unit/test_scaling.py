@@ -70,7 +70,5 @@ def test_zero_delay_follows_demand() -> None:
 
 
 def test_scale_message() -> None:
-    assert (
-        scale_message(0, 3, QueueLoad(waiting=6), 2) == "scaled 0 → 3: backlog 6, concurrency 2"
-    )
+    assert scale_message(0, 3, QueueLoad(waiting=6), 2) == "scaled 0 → 3: backlog 6, concurrency 2"
     assert scale_message(3, 2, QueueLoad(active=3, busy_workers=2), 2).endswith(", 2 busy")
