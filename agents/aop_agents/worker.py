@@ -227,6 +227,8 @@ class WorkerProcess:
         self.worker: Worker | None = None
         self.runner: JobRunner | None = None
         self.shutting_down = False
+        #: Ids of the jobs this process is running right now.
+        self.active: set[str] = set()
 
     async def process(self, job: Job, token: str, signal_: Any) -> dict[str, Any]:
         assert self.runner is not None
@@ -237,10 +239,12 @@ class WorkerProcess:
 
         work = asyncio.create_task(self.runner.run(job, progress, attempt))
         abort = asyncio.create_task(signal_.wait())
+        self.active.add(str(job.id))
         try:
             await asyncio.wait({work, abort}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             abort.cancel()
+            self.active.discard(str(job.id))
         if not work.done():
             work.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -319,7 +323,7 @@ class WorkerProcess:
             await stop.wait()
             log.info(
                 "stopping: no new jobs; %d active get %.0fs to finish",
-                len(self.worker.processing),
+                len(self.active),
                 s.grace_seconds,
             )
             await self.worker.pause(do_not_wait_active=True)

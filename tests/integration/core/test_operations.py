@@ -312,3 +312,36 @@ def test_queue_status_reports_counts_and_health(ready: Any, procs: Any) -> None:
     st = ready.wait_for("queue counts", counted)
     assert st["redisConnected"] is True
     assert {c["type"]: c["status"] for c in st["conditions"]}["RedisConnected"] == "True"
+
+
+def test_sigterm_lets_the_active_job_finish(ready: Any, procs: Any) -> None:
+    procs.operator()
+    worker = procs.worker()
+    ready.apply(noop("draining", steps=4, durationSeconds=3))
+    ready.wait_phase("draining", "Running")
+    worker.signal(signal.SIGTERM)
+    assert worker.popen is not None
+    assert worker.popen.wait(30) == 0
+    st = ready.wait_phase("draining", "Succeeded", "Failed", timeout=30)
+    assert st["phase"] == "Succeeded" and st["attempts"] == 1, st
+    assert "1 active get" in worker.log()
+
+
+def test_health_and_metrics_endpoints(ready: Any, procs: Any) -> None:
+    import urllib.request
+
+    procs.operator()
+    procs.worker()
+    ready.apply(noop("measured"))
+    ready.wait_phase("measured", "Succeeded")
+    base = f"http://127.0.0.1:{procs.http_port}"
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    assert 'aop_jobs_enqueued_total{priority="normal",queue="default"} 1.0' in text
+    assert 'aop_operation_phase_transitions_total{phase="Succeeded"}' in text
+    assert "aop_redis_up 1.0" in text
+    assert 'aop_queue_backlog{queue="default"}' in text
