@@ -321,9 +321,9 @@ class WorkerSpec(_Model):
     """The worker Deployment that drains the queue."""
 
     image: str = Field(
-        default="ghcr.io/autonomous-dev/autonomous-operator:latest",
-        min_length=1,
-        description="Container image of the workers (it runs `aop-worker`).",
+        default="",
+        description="Container image of the workers (it runs `aop-worker`). Empty: the "
+        "image the operator was installed with (its AOP_WORKER_IMAGE).",
     )
     concurrency: int = Field(
         default=2,

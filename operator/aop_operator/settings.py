@@ -56,8 +56,9 @@ class Settings:
     """Whether the operator scales worker Deployments itself (off: leave it to HPA/KEDA
     using the exported metrics)."""
 
-    worker_image: str = ""
-    """Image of worker pods when a queue's ``spec.workers.image`` is empty."""
+    worker_image: str = "ghcr.io/autonomous-dev/autonomous-operator:latest"
+    """Image of worker pods when a queue's ``spec.workers.image`` is empty (the Helm chart
+    sets it to the image the operator itself runs)."""
 
     worker_service_account: str = ""
     """ServiceAccount of worker pods when a queue names none."""
@@ -92,7 +93,7 @@ class Settings:
             cancel_grace_seconds=_env_int("AOP_CANCEL_GRACE_SECONDS", cls.cancel_grace_seconds),
             scaler_enabled=os.environ.get("AOP_SCALER_ENABLED", "true").lower()
             not in ("0", "false", "no"),
-            worker_image=os.environ.get("AOP_WORKER_IMAGE", ""),
+            worker_image=os.environ.get("AOP_WORKER_IMAGE") or cls.worker_image,
             worker_service_account=os.environ.get("AOP_WORKER_SERVICE_ACCOUNT", ""),
             worker_grace_seconds=_env_int("AOP_WORKER_GRACE_SECONDS", cls.worker_grace_seconds),
             redis_secret_name=os.environ.get("AOP_REDIS_SECRET_NAME", ""),
