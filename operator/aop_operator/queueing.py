@@ -106,12 +106,20 @@ class QueueBackend:
     async def snapshot(self, queue: str, job_id: str) -> JobSnapshot | None:
         """The job's state and bookkeeping, or None when Redis has no such job."""
         q = self.queue(queue)
-        job = await q.getJob(job_id)
-        if job is None:
-            return None
+        # State first, then the hash. BullMQ finishes a job in one Lua script (state and
+        # hash together), so a hash read after the state is at least as new as it. The
+        # other order can pair a stale hash (no return value yet) with "completed" and
+        # freeze a Succeeded status without its result.
         state = await cast(Awaitable[str], q.getJobState(job_id))
         if state == "unknown":
             return None
+        job = await q.getJob(job_id)
+        if job is None:
+            return None
+        return self._snap(state, job)
+
+    @staticmethod
+    def _snap(state: str, job: Any) -> JobSnapshot:
         progress = job.progress if isinstance(job.progress, dict) else None
         return JobSnapshot(
             state=state,
