@@ -58,6 +58,12 @@ def observe_job(job: JobSnapshot, *, cancel_requested: bool) -> Observation:
     attempts = max(job.attempts_started, job.attempts_made)
     progress = _clean_progress(job.progress)
     started = _ms(job.processed_on_ms)
+    if job.state in ("completed", "failed") and not job.finished_on_ms:
+        # A finished job always has finishedOn; without it the hash read is older than
+        # the state read. Never freeze a terminal status from it: the next sync decides.
+        return Observation(
+            Phase.RUNNING, "Running", "finishing", max(attempts, 1), progress, started_at=started
+        )
     if job.state == "completed":
         res = JobResult.model_validate(job.returnvalue or {})
         return Observation(

@@ -39,19 +39,30 @@ NOW = datetime(2026, 12, 4, 12, 0, 0, 123000, tzinfo=UTC)
             "Retrying",
         ),
         (JobSnapshot("waiting", attempts_started=1), Phase.RUNNING, "Rescheduled"),
+        (JobSnapshot("completed", attempts_made=1), Phase.RUNNING, "Running"),  # stale hash
         (
-            JobSnapshot("completed", attempts_made=1, returnvalue={"summary": "ok"}),
+            JobSnapshot(
+                "completed", finished_on_ms=5, attempts_made=1, returnvalue={"summary": "ok"}
+            ),
             Phase.SUCCEEDED,
             "Succeeded",
         ),
         (
-            JobSnapshot("failed", attempts_made=1, failed_reason="InvalidCredentials: no"),
+            JobSnapshot(
+                "failed", finished_on_ms=5, attempts_made=1, failed_reason="InvalidCredentials: no"
+            ),
             Phase.FAILED,
             "InvalidCredentials",
         ),
-        (JobSnapshot("failed", attempts_made=1, failed_reason="boom"), Phase.FAILED, "JobFailed"),
         (
-            JobSnapshot("failed", failed_reason="Cancelled: cancelled while running"),
+            JobSnapshot("failed", finished_on_ms=5, attempts_made=1, failed_reason="boom"),
+            Phase.FAILED,
+            "JobFailed",
+        ),
+        (
+            JobSnapshot(
+                "failed", finished_on_ms=5, failed_reason="Cancelled: cancelled while running"
+            ),
             Phase.CANCELLED,
             "Cancelled",
         ),
@@ -63,7 +74,10 @@ def test_observe_job_maps_states_to_phases(job: JobSnapshot, phase: Phase, reaso
 
 
 def test_a_failed_job_of_a_cancelled_operation_is_cancelled() -> None:
-    obs = observe_job(JobSnapshot("failed", failed_reason="StoreTimeout: x"), cancel_requested=True)
+    obs = observe_job(
+        JobSnapshot("failed", failed_reason="StoreTimeout: x", finished_on_ms=5),
+        cancel_requested=True,
+    )
     assert obs.phase is Phase.CANCELLED
 
 
@@ -91,7 +105,13 @@ def test_progress_is_clamped_and_truncated() -> None:
 
 
 def test_final_failure_message_counts_attempts() -> None:
-    job = JobSnapshot("failed", attempts_made=3, max_attempts=3, failed_reason="StoreTimeout: t")
+    job = JobSnapshot(
+        "failed",
+        attempts_made=3,
+        max_attempts=3,
+        failed_reason="StoreTimeout: t",
+        finished_on_ms=5,
+    )
     assert observe_job(job, cancel_requested=False).message == "t (after 3 attempts)"
 
 
