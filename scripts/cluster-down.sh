@@ -11,12 +11,12 @@ state="${1:-$root/.cluster}"
 
 # Processes the local environment adds (operator, workers, demo stores) record their PIDs
 # in the same folder; stop them first, the control plane last.
-order=()
+others=()
 if [ -d "$state/pids" ]; then
   for f in "$state"/pids/*.pid; do
     [ -e "$f" ] || continue
     n="$(basename "$f" .pid)"
-    case "$n" in etcd|kube-apiserver|redis) ;; *) order+=("$n") ;; esac
+    case "$n" in etcd|kube-apiserver|redis) ;; *) others+=("$n") ;; esac
   done
 fi
 
@@ -45,8 +45,6 @@ stop_group() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 
-others=()
-for n in "${order[@]}"; do case "$n" in kube-apiserver|etcd|redis) ;; *) others+=("$n") ;; esac; done
 [ ${#others[@]} -eq 0 ] || stop_group "${others[@]}"
 stop_group kube-apiserver redis
 stop_group etcd

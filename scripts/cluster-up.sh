@@ -21,7 +21,7 @@ state="$(cd "$state" && pwd)"
 pods="${AOP_CLUSTER_PODS:-1}"
 
 for tool in redis-server openssl curl python3; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: install it (apt-get install ${tool/python3/python3}) and retry"
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: install it (apt-get install $tool) and retry"
 done
 
 alive() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
