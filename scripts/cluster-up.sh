@@ -126,10 +126,13 @@ start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$stat
 if [ "$pods" = 1 ]; then
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/kubeconfig" --leader-elect=false \
     --secure-port 0 --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig"
+  # Our own pod stages: pods start and get deleted, but only scripts/local_pods.py finishes
+  # them (KWOK's defaults would mark Job pods Succeeded without running anything).
   start kwok "$kwok_bin" --kubeconfig "$state/kubeconfig" --manage-all-nodes=true \
+    --config "$here/kwok-pod-stages.yaml" \
     --server-address "127.0.0.1:$(free_port)" --cidr 10.1.0.0/16 --node-ip 127.0.0.2
-  # Fake nodes for KWOK to keep Ready; the scheduler binds worker pods to them and KWOK
-  # reports those pods Running (no container really starts).
+  # Fake nodes for KWOK to keep Ready; the scheduler binds pods to them and KWOK reports
+  # those pods Running (no container really starts).
   for n in 0 1; do
     "${kc[@]}" apply -f - >/dev/null <<NODE
 apiVersion: v1

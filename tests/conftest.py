@@ -288,8 +288,9 @@ class Procs:
         self.all.append(proc.start())
         return proc
 
-    def pod_runner(self) -> Proc:
-        """The local stand-in for a kubelet: one aop-worker per Running worker pod."""
+    def pod_runner(self, *kinds: str) -> Proc:
+        """The local stand-in for a kubelet: one aop-worker per Running worker pod, and
+        kubectl pods (Helm hooks) run to completion; ``kinds`` narrows it to some of them."""
         n = len(self.all)
         argv = [
             str(ROOT / ".venv/bin/python"),
@@ -300,7 +301,11 @@ class Procs:
             self.redis_url,
             "--log-dir",
             str(self.tmp / "pods"),
+            "--kubectl-bin",
+            str(self.cluster.bin_dir / "kubectl"),
         ]
+        for kind in kinds:
+            argv += ["--kind", kind]
         proc = Proc(f"pods-{n}", argv, self.env(), self.tmp / f"pods-{n}.log")
         self.all.append(proc.start())
         return proc

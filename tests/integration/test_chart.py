@@ -2,20 +2,21 @@
 
 ``helm lint --strict``; every way of configuring the chart rendered and accepted by the
 server (``kubectl apply --dry-run=server``); ``helm install`` creating the operator,
-ServiceAccounts, RBAC and the default OperationQueue; then, since the local control plane
-has no kubelet, the pods are stood in for by local processes that run exactly what the
+ServiceAccounts, RBAC and the default OperationQueue. The local control plane has no
+kubelet, so the pods are stood in for by local processes that run exactly what the
 installed objects say (the operator Deployment's environment, the worker Deployment the
 operator builds from the installed queue) under the ServiceAccounts the chart created,
-with their own tokens: a noop operation succeeds through it, the hooks' kubectl steps
-work with the hooks' own RBAC, and ``kubectl auth can-i`` shows what each identity may
-and may not do.
-"""
+with their own tokens: a noop operation succeeds through it; ``helm test`` and
+``helm uninstall`` run for real, their hook pods executed by scripts/local_pods.py as
+the hooks' own ServiceAccounts; and ``kubectl auth can-i`` shows what each identity may
+and may not do."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -157,16 +158,10 @@ def resolve_env(cluster: Cluster, namespace: str, pod: Obj, container: Obj) -> d
     return env
 
 
-def run_steps(cluster: Cluster, kubeconfig: Path, pod_spec: Obj, manifests: Path) -> list[str]:
-    """Run a hook pod's kubectl containers in order (init containers first), the way the
-    kubelet would, as the hook's ServiceAccount; /manifests is the ConfigMap's data."""
-    outputs = []
-    for c in pod_spec.get("initContainers", []) + pod_spec["containers"]:
-        args = [a.replace("/manifests", str(manifests)) for a in c["args"]]
-        proc = kubectl_as(cluster, kubeconfig, *args, timeout=180)
-        assert proc.returncode == 0, f"step {c['name']} ({' '.join(args)}):\n{proc.stderr}"
-        outputs.append(proc.stdout)
-    return outputs
+def exit_codes(pod: Obj) -> dict[str, int]:
+    """Each container's exit code (init containers included), from the pod's status."""
+    statuses = pod["status"].get("initContainerStatuses", []) + pod["status"]["containerStatuses"]
+    return {s["name"]: s["state"]["terminated"]["exitCode"] for s in statuses}
 
 
 # ------------------------------------------------------------------ lint and render
@@ -395,37 +390,35 @@ def test_install_runs_a_noop_operation_through_the_installed_objects(
     )
     assert queue_status is True
 
-    # `helm test`, step by step: its objects applied, its kubectl commands run as its SA.
-    hook = docs_of(
-        template(
-            cluster,
-            namespace,
-            "redis.bundled.enabled=false",
-            f"redis.url={procs.redis_url}",
-            show="templates/tests/noop-operation.yaml",
-        )
+    # `helm test`, for real: Helm creates the hook's objects and its pod; the local pod
+    # runner (the kubelet's stand-in) runs the pod's kubectl containers under the hook's
+    # own ServiceAccount and writes their exit codes into the pod's status, which Helm
+    # reads. Worker pods are left to the worker process above (the chart's worker SA).
+    procs.pod_runner("kubectl")
+    tested = helm(cluster, "test", RELEASE, "-n", namespace, "--timeout", "300s", timeout=330)
+    assert re.search(r"Phase:\s+Succeeded", tested.stdout), tested.stdout
+    print(tested.stdout)  # `pytest -rP` shows Helm's report
+    test_pod = json.loads(
+        cluster.kubectl("get", "pod", f"{FULLNAME}-helm-test", "-n", namespace, "-o", "json").stdout
     )
-    _run_hook(cluster, namespace, hook, tmp_path / "test-hook")
+    assert exit_codes(test_pod) == {"clean": 0, "apply": 0, "wait-succeeded": 0, "delete": 0}
+    waited = procs.tmp / "pods" / f"{FULLNAME}-helm-test.wait-succeeded.log"
+    assert "condition met" in waited.read_text()
     assert kube.get("aop", f"{FULLNAME}-helm-test") is None, "the test cleans up after itself"
+    # hook-succeeded removed the hook's RBAC and manifests; the pod stays for post-mortems.
+    assert f"{FULLNAME}-helm-test" not in names(cluster, "serviceaccounts", namespace)
+    assert f"{FULLNAME}-helm-test" not in names(cluster, "configmaps", namespace)
 
     for proc in (operator, worker):
         assert "Forbidden" not in proc.log(), f"{proc.name} was denied something:\n{proc.log()}"
 
-    # Uninstall: the pre-delete hook deletes the queue while the operator still runs (it
-    # releases the finalizer, the worker Deployment goes with its owner), then Helm
-    # deletes the rest. Hooks cannot run here (no kubelet): the same steps, by hand.
-    cleanup = docs_of(
-        template(
-            cluster,
-            namespace,
-            "redis.bundled.enabled=false",
-            f"redis.url={procs.redis_url}",
-            show="templates/cleanup-hook.yaml",
-        )
-    )
-    _run_hook(cluster, namespace, cleanup, tmp_path / "cleanup-hook")
+    # `helm uninstall` with its pre-delete hook: the Job deletes the queue while the
+    # operator still runs (it releases the finalizer, the worker Deployment goes with its
+    # owner), then Helm deletes the rest.
+    helm(cluster, "uninstall", RELEASE, "-n", namespace, "--wait", "--timeout", "300s", timeout=330)
     assert kube.get("operationqueue", "default") is None
-    helm(cluster, "uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait")
+    (cleaned,) = (procs.tmp / "pods").glob(f"{FULLNAME}-cleanup-*.delete-queue.log")
+    assert 'operationqueue.autonomous.dev "default" deleted' in cleaned.read_text()
     assert not names(cluster, "roles", namespace)
     assert not names(cluster, "rolebindings", namespace)
     assert names(cluster, "serviceaccounts", namespace) <= {"default"}
@@ -437,33 +430,36 @@ def test_install_runs_a_noop_operation_through_the_installed_objects(
     )
 
 
-def _run_hook(cluster: Cluster, namespace: str, hook: list[Obj], workdir: Path) -> None:
-    """Create a hook's objects, run its pod's steps as its ServiceAccount, then delete the
-    objects as the hook-succeeded policy would."""
-    workdir.mkdir()
-    setup = [d for d in hook if d["kind"] not in ("Pod", "Job")]
-    cluster.kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": setup})
+def test_helm_test_fails_when_its_operation_does_not_succeed(
+    procs: Procs, kube: KubeHelper, namespace: str
+) -> None:
+    """No operator runs, so nothing admits the test's operation: the pod's wait step times
+    out, the pod ends Failed with that step's own error, and `helm test` fails."""
+    cluster = procs.cluster
+    install(
+        cluster,
+        namespace,
+        "redis.bundled.enabled=false",
+        f"redis.url={procs.redis_url}",
+        "tests.timeoutSeconds=3",
     )
-    try:
-        pod = next(d for d in hook if d["kind"] in ("Pod", "Job"))
-        spec = pod["spec"] if pod["kind"] == "Pod" else pod["spec"]["template"]["spec"]
-        for cm in (d for d in hook if d["kind"] == "ConfigMap"):
-            for key, text in cm["data"].items():
-                (workdir / key).write_text(text)
-        kc = sa_kubeconfig(cluster, namespace, spec["serviceAccountName"], workdir / "kc")
-        run_steps(cluster, kc, spec, workdir)
-    finally:
-        for d in setup:
-            cluster.kubectl(
-                "delete",
-                d["kind"],
-                d["metadata"]["name"],
-                "-n",
-                d["metadata"]["namespace"],
-                "--ignore-not-found",
-                check=False,
-            )
+    procs.pod_runner("kubectl")
+    tested = helm(
+        cluster, "test", RELEASE, "-n", namespace, "--timeout", "120s", check=False, timeout=150
+    )
+    assert tested.returncode != 0, tested.stdout
+    pod = json.loads(
+        cluster.kubectl("get", "pod", f"{FULLNAME}-helm-test", "-n", namespace, "-o", "json").stdout
+    )
+    assert pod["status"]["phase"] == "Failed"
+    steps = {s["name"]: s["state"]["terminated"] for s in pod["status"]["initContainerStatuses"]}
+    assert steps["clean"]["exitCode"] == steps["apply"]["exitCode"] == 0
+    assert steps["wait-succeeded"]["exitCode"] != 0
+    assert "timed out" in steps["wait-succeeded"]["message"]
+    (main,) = pod["status"]["containerStatuses"]
+    assert "terminated" not in main["state"], "the clean-up step never ran"
+    assert kube.get("aop", f"{FULLNAME}-helm-test") is not None, "kept for kubectl describe"
+    helm(cluster, "uninstall", RELEASE, "-n", namespace, "--no-hooks")
 
 
 # ------------------------------------------------------------------ RBAC as the server sees it
