@@ -20,6 +20,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks dropped."""
+    return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator process is configured with."""
@@ -60,6 +65,13 @@ class Settings:
     """Image of worker pods when a queue's ``spec.workers.image`` is empty (the Helm chart
     sets it to the image the operator itself runs)."""
 
+    worker_image_pull_policy: str = "IfNotPresent"
+    """Pull policy of worker containers (``AOP_WORKER_IMAGE_PULL_POLICY``)."""
+
+    worker_image_pull_secrets: tuple[str, ...] = ()
+    """Secrets in the operator's namespace for pulling the worker image from a private
+    registry (``AOP_WORKER_IMAGE_PULL_SECRETS``, comma-separated names)."""
+
     worker_service_account: str = ""
     """ServiceAccount of worker pods when a queue names none."""
 
@@ -77,13 +89,12 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        watch = os.environ.get("AOP_WATCH_NAMESPACES", "")
         return cls(
             redis_url=os.environ.get("AOP_REDIS_URL")
             or os.environ.get("REDIS_URL")
             or cls.redis_url,
             namespace=os.environ.get("AOP_NAMESPACE") or _default_namespace(),
-            watch_namespaces=tuple(n.strip() for n in watch.split(",") if n.strip()),
+            watch_namespaces=_env_list("AOP_WATCH_NAMESPACES"),
             resync_seconds=_env_int("AOP_RESYNC_SECONDS", cls.resync_seconds),
             queue_status_seconds=_env_int("AOP_QUEUE_STATUS_SECONDS", cls.queue_status_seconds),
             http_port=_env_int("AOP_HTTP_PORT", cls.http_port),
@@ -94,6 +105,9 @@ class Settings:
             scaler_enabled=os.environ.get("AOP_SCALER_ENABLED", "true").lower()
             not in ("0", "false", "no"),
             worker_image=os.environ.get("AOP_WORKER_IMAGE") or cls.worker_image,
+            worker_image_pull_policy=os.environ.get("AOP_WORKER_IMAGE_PULL_POLICY")
+            or cls.worker_image_pull_policy,
+            worker_image_pull_secrets=_env_list("AOP_WORKER_IMAGE_PULL_SECRETS"),
             worker_service_account=os.environ.get("AOP_WORKER_SERVICE_ACCOUNT", ""),
             worker_grace_seconds=_env_int("AOP_WORKER_GRACE_SECONDS", cls.worker_grace_seconds),
             redis_secret_name=os.environ.get("AOP_REDIS_SECRET_NAME", ""),

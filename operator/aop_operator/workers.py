@@ -69,6 +69,7 @@ def build_worker_deployment(
     container: dict[str, Any] = {
         "name": "worker",
         "image": spec.image or settings.worker_image,
+        "imagePullPolicy": settings.worker_image_pull_policy,
         "args": ["aop-worker", "--queue", queue],
         "env": env,
         "resources": spec.resources
@@ -95,6 +96,8 @@ def build_worker_deployment(
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Mi"}},
         ],
     }
+    if settings.worker_image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in settings.worker_image_pull_secrets]
     sa = spec.service_account_name or settings.worker_service_account
     if sa:
         pod_spec["serviceAccountName"] = sa

@@ -234,6 +234,27 @@ def test_template_operator_deployment() -> None:
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
 
 
+def test_template_private_registry_settings_reach_the_workers() -> None:
+    """Worker pods are built by the operator, so it gets the pull secrets and policy."""
+    env = _env(
+        one(render(), "Deployment", "aop-autonomous-operator-operator")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+    )
+    assert env["AOP_WORKER_IMAGE_PULL_SECRETS"] == ""
+    assert env["AOP_WORKER_IMAGE_PULL_POLICY"] == "IfNotPresent"
+    docs = render(
+        "imagePullSecrets[0].name=regcred",
+        "imagePullSecrets[1].name=mirror",
+        "image.pullPolicy=Always",
+    )
+    pod = one(docs, "Deployment", "aop-autonomous-operator-operator")["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
+    env = _env(pod["containers"][0])
+    assert env["AOP_WORKER_IMAGE_PULL_SECRETS"] == "regcred,mirror"
+    assert env["AOP_WORKER_IMAGE_PULL_POLICY"] == "Always"
+
+
 def test_template_watch_namespaces_follow_the_workers() -> None:
     for sets, expected in [
         (("workers.namespaces={team-a,team-b}",), "team-a,team-b"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aop_contracts.models import WorkerSpec
 from aop_operator.settings import Settings
 from aop_operator.workers import TEMPLATE_HASH, build_worker_deployment
@@ -69,3 +71,29 @@ def test_template_hash_follows_the_spec_not_the_replicas() -> None:
     c = build(WorkerSpec(image="img:2"), replicas=0)
     h = [x["metadata"]["annotations"][TEMPLATE_HASH] for x in (a, b, c)]
     assert h[0] == h[1] != h[2]
+
+
+def test_private_registry_settings_reach_the_worker_pods() -> None:
+    default = build(WorkerSpec())["spec"]["template"]["spec"]
+    assert "imagePullSecrets" not in default
+    assert default["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    s = Settings(
+        worker_image="registry.example/aop:1",
+        worker_image_pull_policy="Always",
+        worker_image_pull_secrets=("regcred", "mirror"),
+    )
+    pod = build(WorkerSpec(), s)["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
+    assert pod["containers"][0]["imagePullPolicy"] == "Always"
+
+
+def test_settings_read_list_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AOP_WORKER_IMAGE_PULL_SECRETS", " regcred, ,mirror ")
+    monkeypatch.setenv("AOP_WATCH_NAMESPACES", "a,b")
+    monkeypatch.setenv("AOP_WORKER_IMAGE_PULL_POLICY", "Never")
+    s = Settings.from_env()
+    assert s.worker_image_pull_secrets == ("regcred", "mirror")
+    assert s.watch_namespaces == ("a", "b")
+    assert s.worker_image_pull_policy == "Never"
+    monkeypatch.delenv("AOP_WORKER_IMAGE_PULL_SECRETS")
+    assert Settings.from_env().worker_image_pull_secrets == ()

@@ -178,3 +178,10 @@ volumeMounts:
     readOnly: true
   {{- end }}
 {{- end -}}
+
+{{/* The names of .Values.imagePullSecrets, comma-separated (for the operator to pass on to worker pods). */}}
+{{- define "aop.imagePullSecretNames" -}}
+{{- $names := list -}}
+{{- range .Values.imagePullSecrets }}{{ $names = append $names .name }}{{ end -}}
+{{- join "," $names -}}
+{{- end -}}
