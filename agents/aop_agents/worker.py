@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from aop_contracts.consent import evaluate_consent
 from aop_contracts.jobs import (
     QUEUE_PREFIX,
     JobPayload,
+    JobProgress,
     cancel_channel,
     cancel_key,
     format_failure,
@@ -234,9 +236,14 @@ class WorkerProcess:
         assert self.runner is not None
         attempt = int(job.attemptsMade or 0) + 1
 
-        async def progress(percent: int, message: str, step: str) -> None:
-            await job.updateProgress({"percent": int(percent), "message": message, "step": step})
+        worker = self.settings.name or socket.gethostname()
 
+        async def progress(percent: int, message: str, step: str) -> None:
+            report = JobProgress(percent=int(percent), message=message, step=step, worker=worker)
+            await job.updateProgress(report.model_dump())
+
+        # First thing: say which pod holds the job (status.worker; spared on scale-down).
+        await progress(0, f"started on {worker}", "start")
         work = asyncio.create_task(self.runner.run(job, progress, attempt))
         abort = asyncio.create_task(signal_.wait())
         self.active.add(str(job.id))

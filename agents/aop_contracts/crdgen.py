@@ -381,6 +381,7 @@ def operation_crd() -> JsonDict:
             ),
             _column("Queue", "string", ".spec.queue", "OperationQueue.", priority=1),
             _column("Attempts", "integer", ".status.attempts", "Attempts so far.", priority=1),
+            _column("Worker", "string", ".status.worker", "Worker pod of the job.", priority=1),
             _column("Reason", "string", ".status.reason", "Reason of the phase.", priority=1),
         ],
         selectable=[".spec.organizationId", ".spec.service", ".spec.queue"],

@@ -45,6 +45,18 @@ class JobPayload(BaseModel):
     result_secret_name: str
 
 
+class JobProgress(BaseModel):
+    """``job.progress``: what the worker reports while it runs the job. ``worker`` names the
+    pod holding it, so the operator can show it and spare busy pods on scale-down."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    percent: int = 0
+    message: str = ""
+    step: str = ""
+    worker: str = ""
+
+
 class JobResult(BaseModel):
     """``job.returnvalue``: what the worker hands back; no secret values."""
 

@@ -274,6 +274,13 @@ class OperationStatus(_Model):
     )
     queue: str | None = Field(default=None, description="OperationQueue the job was enqueued in.")
     attempts: int = Field(default=0, ge=0, description="Number of attempts started so far.")
+    worker: str | None = Field(
+        default=None,
+        description=(
+            "Worker pod running the job, or the one that ran its last attempt: "
+            "`kubectl logs` it to follow the agent."
+        ),
+    )
     progress: Progress | None = Field(
         default=None, description="Latest progress reported by the worker."
     )

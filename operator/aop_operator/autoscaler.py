@@ -20,9 +20,21 @@ from aop_operator import metrics
 from aop_operator.k8s import Kube
 from aop_operator.queueing import QueueBackend
 from aop_operator.reconcile import iso
-from aop_operator.scaling import QueueLoad, Stabilizer, desired_replicas, scale_message
+from aop_operator.scaling import (
+    DELETION_COST,
+    QueueLoad,
+    Stabilizer,
+    deletion_costs,
+    desired_replicas,
+    scale_message,
+)
 from aop_operator.settings import Settings
-from aop_operator.workers import TEMPLATE_HASH, build_worker_deployment, deployment_name
+from aop_operator.workers import (
+    TEMPLATE_HASH,
+    build_worker_deployment,
+    deployment_name,
+    worker_selector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +138,35 @@ class WorkerScaler:
         wait = self._stabilizer.seconds_until_change(now=now)
         self.next_check = None if wait is None else now + wait + 0.05
         if target != running:
+            if target < running:
+                await self._spare_busy_pods(load.busy_pods)
             await self.kube.apps.patch_namespaced_deployment_scale(
                 name, self.namespace, {"spec": {"replicas": target}}
             )
             await self._scaled(running, target, load, workers.concurrency)
         metrics.WORKERS_READY.labels(queue=self.queue).set(ready)
         return self._status(target, ready)
+
+    async def _spare_busy_pods(self, busy: frozenset[str]) -> None:
+        """Before a scale-down: busy pods get a high deletion cost, idle ones none, so the
+        ReplicaSet removes idle pods first. Best effort: a job that starts between this
+        and the scale-down drains on SIGTERM or is taken over after its lock expires."""
+        selector = ",".join(f"{k}={v}" for k, v in worker_selector(self.queue).items())
+        try:
+            pods = await self.kube.core.list_namespaced_pod(self.namespace, label_selector=selector)
+            current = {
+                p.metadata.name: (p.metadata.annotations or {}).get(DELETION_COST)
+                for p in pods.items
+                if p.metadata.deletion_timestamp is None
+            }
+            for name, cost in deletion_costs(current, busy).items():
+                await self.kube.core.patch_namespaced_pod(
+                    name, self.namespace, {"metadata": {"annotations": {DELETION_COST: cost}}}
+                )
+        except ApiException as e:
+            # Scaling goes on without the preference (a pod gone meanwhile, or RBAC
+            # without pods/patch).
+            log.warning("queue %s: could not mark busy pods before scale-down: %s", self.queue, e)
 
     async def _read(self) -> Any:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from bullmq import Queue
 from redis.asyncio.connection import parse_url
 
 from aop_contracts.jobs import JOB_NAME, QUEUE_PREFIX, JobPayload, cancel_channel, cancel_key
-from aop_operator.reconcile import JobSnapshot
+from aop_operator.reconcile import JobSnapshot, job_worker
 from aop_operator.scaling import QueueLoad
 
 log = logging.getLogger(__name__)
@@ -162,24 +163,31 @@ class QueueBackend:
         return {k: int(v or 0) for k, v in raw.items()}
 
     async def load(self, queue: str, *, due_within_seconds: float = 15) -> QueueLoad:
-        """What the scaler needs: the counts, delayed jobs due soon, and how many distinct
+        """What the scaler needs: the counts, delayed jobs due soon, how many distinct
         workers hold active jobs (from the job locks, whose token starts with the worker's
-        id)."""
+        id), and the pods running them (named in each active job's progress report)."""
         counts = await self.counts(queue)
         base = f"{QUEUE_PREFIX}:{queue}"
         horizon = int((time.time() + due_within_seconds) * 1000) * 0x1000
         due_soon = int(await self.redis.zcount(f"{base}:delayed", "-inf", horizon))
         active_ids = [str(i) for i in await self.redis.lrange(f"{base}:active", 0, -1)]
         holders: set[str] = set()
+        pods: set[str] = set()
         if active_ids:
             tokens = await self.redis.mget([f"{base}:{job_id}:lock" for job_id in active_ids])
             holders = {str(t).split(":", 1)[0] for t in tokens if t}
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in active_ids:
+                    pipe.hget(f"{base}:{job_id}", "progress")
+                reports = await pipe.execute()
+            pods = {w for w in map(_reported_worker, reports) if w}
         return QueueLoad(
             waiting=counts.get("waiting", 0),
             prioritized=counts.get("prioritized", 0),
             active=counts.get("active", 0),
             delayed_due_soon=due_soon,
             busy_workers=len(holders),
+            busy_pods=frozenset(pods),
         )
 
     async def is_paused(self, queue: str) -> bool:
@@ -240,3 +248,14 @@ class QueueBackend:
 
 
 EventCallback = Callable[[str, dict[str, str]], Awaitable[None]]
+
+
+def _reported_worker(raw: str | None) -> str | None:
+    """The worker pod named in a job's stored progress (JSON), if any."""
+    if not raw:
+        return None
+    try:
+        report = json.loads(raw)
+    except ValueError:
+        return None
+    return job_worker(report) if isinstance(report, dict) else None

@@ -6,7 +6,7 @@ of the job in Redis, the time) and returns plain values, so each rule is unit-te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,8 @@ class Observation:
     result: dict[str, Any] | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: The worker pod that holds the job, or held its last attempt.
+    worker: str | None = None
 
 
 def _ms(value: int | None) -> datetime | None:
@@ -52,7 +54,19 @@ def _ms(value: int | None) -> datetime | None:
 
 
 def observe_job(job: JobSnapshot, *, cancel_requested: bool) -> Observation:
-    """Map a job's BullMQ state onto the operation's phase."""
+    """Map a job's BullMQ state onto the operation's phase (and name its worker pod)."""
+    obs = _observe_phase(job, cancel_requested=cancel_requested)
+    worker = job_worker(job.progress)
+    return replace(obs, worker=worker) if worker and obs.phase is not Phase.QUEUED else obs
+
+
+def job_worker(progress: dict[str, Any] | None) -> str | None:
+    """The pod a job's progress report names (``JobProgress.worker``), if any."""
+    name = str((progress or {}).get("worker") or "")[:253]
+    return name or None
+
+
+def _observe_phase(job: JobSnapshot, *, cancel_requested: bool) -> Observation:
     # attemptsStarted counts pickups, attemptsMade counts finished attempts; a job picked
     # up again after its worker died has started more often than it has finished.
     attempts = max(job.attempts_started, job.attempts_made)
@@ -282,6 +296,8 @@ def observation_update(obs: Observation) -> StatusUpdate:
     fields: dict[str, Any] = {"attempts": obs.attempts}
     if obs.progress is not None:
         fields["progress"] = obs.progress
+    if obs.worker is not None:
+        fields["worker"] = obs.worker
     if obs.result is not None:
         fields["result"] = obs.result
     if obs.started_at is not None:

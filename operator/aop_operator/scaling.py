@@ -24,6 +24,8 @@ class QueueLoad:
     delayed_due_soon: int = 0
     #: Distinct workers that hold at least one active job.
     busy_workers: int = 0
+    #: Pods named by the active jobs' progress reports (what scale-down should spare).
+    busy_pods: frozenset[str] = frozenset()
 
     @property
     def backlog(self) -> int:
@@ -83,3 +85,23 @@ def scale_message(old: int, new: int, load: QueueLoad, concurrency: int) -> str:
     return f"scaled {old} → {new}: backlog {load.backlog}, concurrency {concurrency}" + (
         f", {load.busy_workers} busy" if load.busy_workers else ""
     )
+
+
+#: Pod annotation the ReplicaSet controller reads when it picks pods to remove: lower
+#: cost goes first.
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+BUSY_COST = "1000"
+
+
+def deletion_costs(pods: dict[str, str | None], busy: frozenset[str]) -> dict[str, str | None]:
+    """The annotation changes that make a scale-down remove idle pods before busy ones.
+
+    ``pods`` maps each worker pod to its current deletion-cost annotation (None: unset).
+    A busy pod gets ``BUSY_COST``; an idle one loses the annotation (cost 0). Only pods
+    whose annotation must change are returned (value None means remove it)."""
+    changes: dict[str, str | None] = {}
+    for name, current in pods.items():
+        wanted = BUSY_COST if name in busy else None
+        if current != wanted:
+            changes[name] = wanted
+    return changes

@@ -33,6 +33,11 @@ def worker_labels(queue: str) -> dict[str, str]:
     }
 
 
+def worker_selector(queue: str) -> dict[str, str]:
+    """The labels that select the queue's worker pods (the Deployment's selector)."""
+    return {crd.QUEUE_LABEL: queue, crd.COMPONENT_LABEL: "worker"}
+
+
 def build_worker_deployment(
     *,
     queue: str,
@@ -124,7 +129,7 @@ def build_worker_deployment(
         },
         "spec": {
             "replicas": replicas,
-            "selector": {"matchLabels": {crd.QUEUE_LABEL: queue, crd.COMPONENT_LABEL: "worker"}},
+            "selector": {"matchLabels": worker_selector(queue)},
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},

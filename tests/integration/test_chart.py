@@ -499,6 +499,7 @@ def test_rbac_grants_what_is_needed_and_nothing_else(
         assert operator(verb, "deployments.apps", "-n", ns), verb
     assert operator("patch", "deployments.apps", "--subresource=scale", "-n", ns)
     assert operator("list", "pods", "-n", ns)
+    assert operator("patch", "pods", "-n", ns)  # pod-deletion-cost before a scale-down
     assert operator("update", queues, "--subresource=finalizers", "-n", ns)
     # ...and not: Secrets anywhere, other namespaces, deleting users' objects.
     assert not operator("get", "secrets", "-n", ns)
@@ -510,6 +511,8 @@ def test_rbac_grants_what_is_needed_and_nothing_else(
     assert not operator("delete", aop, "-n", ns)
     assert not operator("create", aop, "-n", ns)
     assert not operator("create", "pods", "-n", ns)
+    assert not operator("delete", "pods", "-n", ns)
+    assert not operator("patch", "pods", "-n", other)
 
     # The workers: login and result Secrets, consents, operations - in served namespaces.
     assert worker("get", "secrets", "-n", ns)

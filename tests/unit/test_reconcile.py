@@ -182,3 +182,28 @@ def test_unchanged_status_is_not_written_again() -> None:
 def test_iso_keeps_milliseconds() -> None:
     assert iso(NOW) == "2026-12-04T12:00:00.123Z"
     assert iso(None) is None
+
+
+def test_the_worker_pod_of_the_job_reaches_status() -> None:
+    report = {"percent": 10, "message": "m", "step": "s", "worker": "aop-worker-default-7f9-x2"}
+    running = observation_update(
+        observe_job(JobSnapshot("active", progress=report), cancel_requested=False)
+    )
+    assert running.fields["worker"] == "aop-worker-default-7f9-x2"
+    assert "worker" not in running.fields["progress"]  # status.progress keeps its own schema
+    # Kept once the job ends, so `kubectl logs` still finds the pod that ran it.
+    done = observe_job(
+        JobSnapshot("completed", progress=report, finished_on_ms=5), cancel_requested=False
+    )
+    assert done.worker == "aop-worker-default-7f9-x2"
+    # No report, or a job back in the queue before any worker reported: no worker.
+    assert observe_job(JobSnapshot("active"), cancel_requested=False).worker is None
+    assert (
+        observe_job(JobSnapshot("waiting", progress=report), cancel_requested=False).worker is None
+    )
+    assert (
+        "worker"
+        not in observation_update(
+            observe_job(JobSnapshot("active", progress={"percent": 1}), cancel_requested=False)
+        ).fields
+    )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from aop_operator.scaling import QueueLoad, Stabilizer, desired_replicas, scale_message
+from aop_operator.scaling import (
+    BUSY_COST,
+    DELETION_COST,
+    QueueLoad,
+    Stabilizer,
+    deletion_costs,
+    desired_replicas,
+    scale_message,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,3 +80,17 @@ def test_zero_delay_follows_demand() -> None:
 def test_scale_message() -> None:
     assert scale_message(0, 3, QueueLoad(waiting=6), 2) == "scaled 0 → 3: backlog 6, concurrency 2"
     assert scale_message(3, 2, QueueLoad(active=3, busy_workers=2), 2).endswith(", 2 busy")
+
+
+def test_deletion_costs_spare_busy_pods_and_touch_only_what_changes() -> None:
+    assert DELETION_COST == "controller.kubernetes.io/pod-deletion-cost"
+    pods: dict[str, str | None] = {
+        "idle-new": None,  # nothing to do
+        "busy-new": None,  # gets the cost
+        "busy-marked": BUSY_COST,  # already right
+        "idle-was-busy": BUSY_COST,  # loses it
+    }
+    busy = frozenset({"busy-new", "busy-marked", "gone-already"})
+    assert deletion_costs(pods, busy) == {"busy-new": BUSY_COST, "idle-was-busy": None}
+    assert deletion_costs({}, busy) == {}
+    assert int(BUSY_COST) > 0

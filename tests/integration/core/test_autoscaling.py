@@ -160,3 +160,40 @@ def test_operator_restart_does_not_flap_replicas(kube: Any, procs: Any) -> None:
     while time.monotonic() < deadline:  # well inside the 20 s delay
         assert replicas(kube) == 3
         time.sleep(0.5)
+
+
+def running_pod_objects(kube: Any) -> list[dict[str, Any]]:
+    out = kube.cluster.kubectl(
+        "get", "pods", "-n", kube.ns, "-l", "autonomous.dev/queue=default", "-o", "json"
+    ).stdout
+    return [
+        p
+        for p in json.loads(out)["items"]
+        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def test_scale_down_removes_the_idle_pod_and_spares_the_busy_one(kube: Any, procs: Any) -> None:
+    """Two pods, one of them running a long job: when the backlog shrinks to that job, the
+    scale-down removes the idle pod (the busy one carries a pod-deletion-cost), and the
+    long job finishes on its first attempt in the pod that started it."""
+    kube.apply(scaling_queue(concurrency=1, maxReplicas=2), consent())
+    procs.operator()
+    procs.pod_runner()
+    kube.wait_for("the worker Deployment", lambda: deployment(kube))
+    kube.apply(
+        noop("long", steps=10, durationSeconds=30), noop("short", steps=1, durationSeconds=1)
+    )
+    kube.wait_for("2 replicas", lambda: replicas(kube) == 2, timeout=30)
+    busy = kube.wait_for(
+        "the long job's pod", lambda: kube.status("long").get("worker"), timeout=90
+    )
+    assert kube.wait_phase("short", "Succeeded", "Failed", timeout=90)["phase"] == "Succeeded"
+    kube.wait_for("the scale-down to 1", lambda: replicas(kube) == 1, timeout=60)
+    kube.wait_for("one pod left", lambda: len(running_pod_objects(kube)) == 1, timeout=60)
+    (left,) = running_pod_objects(kube)
+    assert left["metadata"]["name"] == busy
+    assert left["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"] == "1000"
+    status = kube.wait_phase("long", "Succeeded", "Failed", timeout=120)
+    assert status["phase"] == "Succeeded" and status["attempts"] == 1, status
+    assert status["worker"] == busy
