@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -17,6 +18,27 @@ from aop_contracts import crd
 from aop_contracts.models import ConsentSpec
 
 log = logging.getLogger(__name__)
+
+
+class SecretConflict(Exception):
+    """The result Secret exists and was not created by autonomous-operator."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Secret {name} exists and is not labelled {crd.MANAGED_BY_LABEL}={crd.MANAGED_BY}:"
+            " it is left untouched. Name another spec.resultSecretRef, or add that label to"
+            " let operations write it."
+        )
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """A result Secret as read: its data and what decides whether it may be written."""
+
+    data: dict[str, str]
+    managed: bool
+    owners: list[Any]
+    resource_version: str | None
 
 
 class WorkerKube:
@@ -51,6 +73,21 @@ class WorkerKube:
         data.update(secret.string_data or {})
         return data
 
+    async def read_result_secret(self, namespace: str, name: str) -> StoredSecret | None:
+        """The result Secret as it is now (data decoded), or None when it does not exist."""
+        try:
+            secret = await self.core.read_namespaced_secret(name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return StoredSecret(
+            data={k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()},
+            managed=(secret.metadata.labels or {}).get(crd.MANAGED_BY_LABEL) == crd.MANAGED_BY,
+            owners=list(secret.metadata.owner_references or []),
+            resource_version=secret.metadata.resource_version,
+        )
+
     async def write_result_secret(
         self,
         *,
@@ -60,35 +97,60 @@ class WorkerKube:
         owner_name: str,
         owner_uid: str,
     ) -> None:
-        """Create or replace the result Secret, owned by the operation (deleted with it)."""
-        body = client.V1Secret(
-            metadata=client.V1ObjectMeta(
-                name=name,
-                namespace=namespace,
-                labels={
-                    crd.OPERATION_LABEL: owner_name,
-                    crd.MANAGED_BY_LABEL: crd.MANAGED_BY,
-                },
-                owner_references=[
-                    client.V1OwnerReference(
-                        api_version=crd.API_VERSION,
-                        kind=crd.OPERATION_KIND,
-                        name=owner_name,
-                        uid=owner_uid,
-                        controller=True,
-                        block_owner_deletion=False,
-                    )
-                ],
-            ),
-            type="Opaque",
-            string_data=data,
+        """Create or replace the result Secret, with the operation as its controller.
+
+        Other operations that owned it (an earlier one whose credentials were rotated in
+        place) stay owners without being controller, so the Secret lives until the last of
+        them is deleted. A Secret without the managed-by label is never overwritten
+        (``SecretConflict``). Updates are conditional on the version read."""
+        me = client.V1OwnerReference(
+            api_version=crd.API_VERSION,
+            kind=crd.OPERATION_KIND,
+            name=owner_name,
+            uid=owner_uid,
+            controller=True,
+            block_owner_deletion=False,
         )
-        try:
-            await self.core.create_namespaced_secret(namespace, body)
-        except ApiException as e:
-            if e.status != 409:
-                raise
-            await self.core.replace_namespaced_secret(name, namespace, body)
+        for _ in range(5):
+            current = await self.read_result_secret(namespace, name)
+            if current is not None and not current.managed:
+                raise SecretConflict(name)
+            others = [
+                client.V1OwnerReference(
+                    api_version=o.api_version,
+                    kind=o.kind,
+                    name=o.name,
+                    uid=o.uid,
+                    controller=False,
+                    block_owner_deletion=False,
+                )
+                for o in (current.owners if current else [])
+                if o.kind == crd.OPERATION_KIND and o.uid != owner_uid
+            ]
+            body = client.V1Secret(
+                metadata=client.V1ObjectMeta(
+                    name=name,
+                    namespace=namespace,
+                    labels={
+                        crd.OPERATION_LABEL: owner_name,
+                        crd.MANAGED_BY_LABEL: crd.MANAGED_BY,
+                    },
+                    owner_references=[me, *others],
+                    resource_version=current.resource_version if current else None,
+                ),
+                type="Opaque",
+                string_data=data,
+            )
+            try:
+                if current is None:
+                    await self.core.create_namespaced_secret(namespace, body)
+                else:
+                    await self.core.replace_namespaced_secret(name, namespace, body)
+                return
+            except ApiException as e:
+                if e.status != 409:  # created or changed meanwhile: read again
+                    raise
+        raise RuntimeError(f"Secret {name} kept changing while it was written")
 
     async def operation_exists(self, namespace: str, name: str, uid: str) -> bool:
         """Whether the operation the job belongs to still exists (same uid)."""

@@ -25,7 +25,7 @@ from bullmq.custom_errors import UnrecoverableError
 from redis.asyncio.connection import parse_url
 
 from aop_agents.agents.base import AgentContext, AgentError
-from aop_agents.kube import WorkerKube
+from aop_agents.kube import SecretConflict, WorkerKube
 from aop_contracts.configs import ConfigError, validate_config
 from aop_contracts.consent import evaluate_consent
 from aop_contracts.jobs import (
@@ -188,7 +188,15 @@ class JobRunner:
                     permanent=True,
                 )
             credentials = found
-        previous = await self.kube.read_secret(p.namespace, p.result_secret_name)
+        stored = await self.kube.read_result_secret(p.namespace, p.result_secret_name)
+        if stored is not None and not stored.managed and Service(p.service).needs_credentials:
+            # Checked before the agent creates anything at the store it could not hand over.
+            raise AgentError(
+                str(SecretConflict(p.result_secret_name)),
+                reason="ResultSecretConflict",
+                permanent=True,
+            )
+        previous = stored.data if stored is not None and stored.managed else None
         operation = OperationType(p.operation)
         ctx = AgentContext(
             service=Service(p.service),
@@ -207,13 +215,16 @@ class JobRunner:
         result = await agent.run(ctx)
         secret_name: str | None = None
         if result.secret_data:
-            await self.kube.write_result_secret(
-                namespace=p.namespace,
-                name=p.result_secret_name,
-                data=result.secret_data,
-                owner_name=p.name,
-                owner_uid=p.uid,
-            )
+            try:
+                await self.kube.write_result_secret(
+                    namespace=p.namespace,
+                    name=p.result_secret_name,
+                    data=result.secret_data,
+                    owner_name=p.name,
+                    owner_uid=p.uid,
+                )
+            except SecretConflict as e:  # created by someone else while the agent ran
+                raise AgentError(str(e), reason="ResultSecretConflict", permanent=True) from e
             secret_name = p.result_secret_name
         log.info("job %s (%s) succeeded", job.id, label)
         return {"secretName": secret_name, "summary": result.summary}

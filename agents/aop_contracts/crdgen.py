@@ -187,7 +187,7 @@ def _open_status(schema: JsonDict) -> JsonDict:
 def operation_spec_schema() -> JsonDict:
     """``AutonomousOperation.spec``: the model plus the cross-field CEL rules."""
     schema = structural_schema(OperationSpec)
-    for field in ("organizationId", "service", "operation"):
+    for field in ("organizationId", "service", "operation", "resultSecretRef"):
         _add_rules(schema, field, _immutable(field))
     _add_rules(
         schema,
@@ -218,6 +218,12 @@ def operation_spec_schema() -> JsonDict:
             + " or ".join(sorted(s for s in Service if not s.needs_credentials)),
             "fieldPath": ".credentialsSecretRef",
             "reason": "FieldValueRequired",
+        },
+        # A field-level `self == oldSelf` cannot see the field being added or removed.
+        {
+            "rule": "has(self.resultSecretRef) == has(oldSelf.resultSecretRef)",
+            "message": "resultSecretRef is immutable",
+            "fieldPath": ".resultSecretRef",
         },
     )
     return schema

@@ -199,6 +199,17 @@ class OperationSpec(_Model):
             "operator never copies its values into status, Events, logs or the job."
         ),
     )
+    result_secret_ref: SecretRef | None = Field(
+        default=None,
+        description=(
+            "Secret in the same namespace the created credentials are written to; default "
+            "<metadata.name>-credentials. credential_rotation and token_refresh read the "
+            "credentials to rotate from it, so naming the result Secret of an earlier "
+            "operation rotates what that one created, in place. An existing Secret is "
+            "written only if it carries the label app.kubernetes.io/managed-by="
+            "autonomous-operator (every result Secret does). Immutable."
+        ),
+    )
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy,
         description="Retries of transient failures: number of attempts and backoff.",

@@ -285,7 +285,9 @@ class OperationReconciler:
             credentials_secret_name=spec.credentials_secret_ref.name
             if spec.credentials_secret_ref
             else None,
-            result_secret_name=result_secret_name(meta["name"]),
+            result_secret_name=spec.result_secret_ref.name
+            if spec.result_secret_ref
+            else result_secret_name(meta["name"]),
         )
         await self.queues.enqueue(
             queue,

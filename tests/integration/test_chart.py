@@ -143,8 +143,8 @@ def resolve_env(cluster: Cluster, namespace: str, pod: Obj, container: Obj) -> d
     fields and Secret keys)."""
     env: dict[str, str] = {}
     for var in container.get("env", []):
-        if "value" in var:
-            env[var["name"]] = var["value"]
+        if "valueFrom" not in var:  # the API server leaves out an empty value
+            env[var["name"]] = var.get("value", "")
             continue
         source = var["valueFrom"]
         if "fieldRef" in source:

@@ -320,6 +320,18 @@ INVALID = [
         patch={"spec": {"operation": "credential_rotation"}},
     ),
     Invalid(
+        "resultSecretRef-changed",
+        _operation({**SHOPIFY_SPEC, "resultSecretRef": {"name": "a-credentials"}}),
+        "resultSecretRef is immutable",
+        patch={"spec": {"resultSecretRef": {"name": "b-credentials"}}},
+    ),
+    Invalid(
+        "resultSecretRef-added",
+        _operation(SHOPIFY_SPEC),
+        "resultSecretRef is immutable",
+        patch={"spec": {"resultSecretRef": {"name": "b-credentials"}}},
+    ),
+    Invalid(
         "cancel-reverted",
         _operation({**NOOP_SPEC, "cancel": True}),
         "cancel cannot be set back to false",

@@ -245,18 +245,19 @@ def test_deleting_the_operation_garbage_collects_its_secret(
 
 # -- 5: rotation --------------------------------------------------------------------------------
 #
-# The worker hands an agent the current content of the operation's OWN result Secret
-# (``<operation name>-credentials``) as the previous credentials. ``operation`` is
-# immutable, so a rotation is a new AutonomousOperation, and today it finds the earlier
-# credentials only under its own result-Secret name. Two user flows work with that:
+# The worker hands an agent the current content of the operation's result Secret as the
+# previous credentials: ``spec.resultSecretRef`` when set, else ``<operation name>-credentials``.
+# ``operation`` is immutable, so a rotation is a new AutonomousOperation. Two user flows:
 #
-# - rotate in place: ``kubectl delete aop NAME --cascade=orphan`` keeps NAME-credentials
-#   (now unowned), then a ``credential_rotation`` operation under the same NAME reads it,
-#   rotates, and takes the Secret over. Consumers keep mounting the same Secret name.
-# - rotate into a new operation: copy the data of NAME-credentials into
-#   ROTATION-credentials, then apply the ``credential_rotation`` operation ROTATION.
+# - rotate another operation's Secret: a ``credential_rotation`` operation whose
+#   ``resultSecretRef`` names the earlier result Secret rotates it in place; both operations
+#   then own it (the newer one as controller), so it lives until the last one is deleted.
+# - rotate under the same name: ``kubectl delete aop NAME --cascade=orphan`` keeps
+#   NAME-credentials (unowned), then a ``credential_rotation`` operation named NAME reads it,
+#   rotates, and takes the Secret over.
 #
-# Without either, a rotation finds nothing and fails ``InvalidConfig`` at once.
+# A Secret the operator did not create (no managed-by label) is never written; without
+# earlier credentials a rotation fails ``InvalidConfig`` at once.
 
 
 def test_shopify_rotation_in_place_revokes_the_old_secret(
@@ -296,7 +297,7 @@ def test_shopify_rotation_in_place_revokes_the_old_secret(
     )
 
 
-def test_woocommerce_rotation_from_a_copied_secret_revokes_the_old_key(
+def test_woocommerce_rotation_of_an_earlier_operations_secret_revokes_the_old_key(
     kube: Any, stack: Stack, woo: LiveSite[WooCommerceSite]
 ) -> None:
     stack()
@@ -305,23 +306,16 @@ def test_woocommerce_rotation_from_a_copied_secret_revokes_the_old_key(
     succeeded(kube, "woo")
     old = secret_data(kube, "woo-credentials")
 
-    kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "woo-rotate-credentials"},
-            "type": "Opaque",
-            "stringData": old,
-        },
-        woo_operation("woo-rotate", woo.site, login=login, operation="credential_rotation"),
-    )
+    rotate = woo_operation("woo-rotate", woo.site, login=login, operation="credential_rotation")
+    rotate["spec"]["resultSecretRef"] = {"name": "woo-credentials"}
+    kube.apply(rotate)
     st = succeeded(kube, "woo-rotate")
-    assert st["result"]["secretName"] == "woo-rotate-credentials", st
+    assert st["result"]["secretName"] == "woo-credentials", st
     if st["attempts"] == 1:
         # A retried attempt finds the key already revoked by the one before and says nothing.
         assert f"revoked key {old['key_id']}" in st["result"]["summary"], st
 
-    new = secret_data(kube, "woo-rotate-credentials")
+    new = secret_data(kube, "woo-credentials")
     keys = woo.call(woo_keys)
     states = {v["key_id"]: v["revoked"] or "active" for v in keys.values()}
     assert keys[old["consumer_key"]]["revoked"] == "yes", (states, st)
@@ -332,7 +326,49 @@ def test_woocommerce_rotation_from_a_copied_secret_revokes_the_old_key(
         "revoked": "",
     }
     assert [k for k, v in keys.items() if not v["revoked"]] == [new["consumer_key"]], (states, st)
-    assert_owned_by_operation(kube, "woo-rotate-credentials", "woo-rotate")
+
+    # Both operations own the Secret; the rotation is its controller.
+    owners = {(o["name"], o["controller"]) for o in owner_of(kube, "woo-credentials")}
+    assert owners == {("woo-rotate", True), ("woo", False)}, owners
+    # Deleting the first operation leaves the rotated credentials to the second...
+    kube.cluster.kubectl("delete", "aop", "woo", "-n", kube.ns, "--timeout=60s")
+    kube.wait_for(
+        "the first operation to drop out of the owners",
+        lambda: [o["name"] for o in owner_of(kube, "woo-credentials")] == ["woo-rotate"],
+        timeout=60,
+    )
+    assert secret_data(kube, "woo-credentials") == new
+    # ...and the Secret goes with the last of them.
+    kube.cluster.kubectl("delete", "aop", "woo-rotate", "-n", kube.ns, "--timeout=60s")
+    kube.wait_for(
+        "the Secret to be garbage-collected",
+        lambda: kube.get("secret", "woo-credentials") is None,
+        timeout=60,
+    )
+
+
+def test_a_secret_the_operator_did_not_create_is_never_overwritten(
+    kube: Any, stack: Stack, woo: LiveSite[WooCommerceSite]
+) -> None:
+    stack()
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db-password"},
+            "type": "Opaque",
+            "stringData": {"password": "keep-me"},
+        }
+    )
+    op = woo_operation("woo-clobber", woo.site, login=woo_login(kube, woo.site))
+    op["spec"]["resultSecretRef"] = {"name": "db-password"}
+    kube.apply(op)
+    st = finished(kube, "woo-clobber")
+    assert (st["phase"], st["reason"], st["attempts"]) == ("Failed", "ResultSecretConflict", 1), st
+    assert "db-password" in st["message"] and "managed-by" in st["message"], st
+    assert secret_data(kube, "db-password") == {"password": "keep-me"}
+    assert owner_of(kube, "db-password") == []
+    assert woo.call(woo_keys) == {}, "nothing was created at the store"
 
 
 def test_rotation_without_earlier_credentials_fails_at_once(
@@ -438,7 +474,7 @@ def test_concurrent_jobs_in_one_worker_share_no_cookies(
 
     def first_signed_in() -> bool:
         progress = kube.status("first").get("progress") or {}
-        return progress.get("step") not in (None, "sign_in")
+        return progress.get("step") not in (None, "start", "sign_in")
 
     kube.wait_for("the first job to be signed in", first_signed_in, timeout=DONE_WITHIN)
     assert posts(shopify, "/accounts/login") == 1
