@@ -61,20 +61,12 @@ class WorkerKube:
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data decoded, or None when it does not exist."""
-        try:
-            secret = await self.core.read_namespaced_secret(name, namespace)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        data: dict[str, str] = {
-            k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()
-        }
-        data.update(secret.string_data or {})
-        return data
+        found = await self.read_stored_secret(namespace, name)
+        return None if found is None else found.data
 
-    async def read_result_secret(self, namespace: str, name: str) -> StoredSecret | None:
-        """The result Secret as it is now (data decoded), or None when it does not exist."""
+    async def read_stored_secret(self, namespace: str, name: str) -> StoredSecret | None:
+        """A Secret as it is now (data decoded, with what decides whether a result may be
+        written into it), or None when it does not exist."""
         try:
             secret = await self.core.read_namespaced_secret(name, namespace)
         except ApiException as e:
@@ -112,7 +104,7 @@ class WorkerKube:
             block_owner_deletion=False,
         )
         for _ in range(5):
-            current = await self.read_result_secret(namespace, name)
+            current = await self.read_stored_secret(namespace, name)
             if current is not None and not current.managed:
                 raise SecretConflict(name)
             others = [

@@ -30,11 +30,13 @@ from aop_contracts.configs import ConfigError, validate_config
 from aop_contracts.consent import evaluate_consent
 from aop_contracts.jobs import (
     QUEUE_PREFIX,
+    WORKER_NAME_TTL_SECONDS,
     JobPayload,
     JobProgress,
     cancel_channel,
     cancel_key,
     format_failure,
+    worker_name_key,
 )
 from aop_contracts.models import OperationType, Service
 
@@ -188,7 +190,7 @@ class JobRunner:
                     permanent=True,
                 )
             credentials = found
-        stored = await self.kube.read_result_secret(p.namespace, p.result_secret_name)
+        stored = await self.kube.read_stored_secret(p.namespace, p.result_secret_name)
         if stored is not None and not stored.managed and Service(p.service).needs_credentials:
             # Checked before the agent creates anything at the store it could not hand over.
             raise AgentError(
@@ -247,14 +249,10 @@ class WorkerProcess:
         assert self.runner is not None
         attempt = int(job.attemptsMade or 0) + 1
 
-        worker = self.settings.name or socket.gethostname()
-
         async def progress(percent: int, message: str, step: str) -> None:
-            report = JobProgress(percent=int(percent), message=message, step=step, worker=worker)
+            report = JobProgress(percent=int(percent), message=message, step=step)
             await job.updateProgress(report.model_dump())
 
-        # First thing: say which pod holds the job (status.worker; spared on scale-down).
-        await progress(0, f"started on {worker}", "start")
         work = asyncio.create_task(self.runner.run(job, progress, attempt))
         abort = asyncio.create_task(signal_.wait())
         self.active.add(str(job.id))
@@ -309,6 +307,20 @@ class WorkerProcess:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
+    async def _register_name(self) -> None:
+        """Keep ``worker id → pod name`` in Redis while this worker runs, so the operator
+        can name the pod of a running job (status.worker) and spare busy pods when it
+        scales down."""
+        assert self.worker is not None
+        key = worker_name_key(self.settings.queue, self.worker.id)
+        name = self.settings.name or socket.gethostname()
+        while True:
+            try:
+                await self.redis.set(key, name, ex=WORKER_NAME_TTL_SECONDS)
+            except (aioredis.RedisError, OSError) as e:
+                log.warning("could not register the worker name: %s", e)
+            await asyncio.sleep(WORKER_NAME_TTL_SECONDS / 3)
+
     async def run(self) -> None:
         s = self.settings
         kube = await WorkerKube.connect()
@@ -336,6 +348,7 @@ class WorkerProcess:
         if self.worker.blockingRedisConnection is not None:
             await self.worker.blockingRedisConnection.getRedisVersion()
         listener = asyncio.create_task(self._listen_for_cancels())
+        registration = asyncio.create_task(self._register_name())
         log.info("worker for queue %s started (concurrency %d)", s.queue, s.concurrency)
         try:
             await stop.wait()
@@ -359,7 +372,10 @@ class WorkerProcess:
                 await self.worker.close()
         finally:
             listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            registration.cancel()
+            await asyncio.gather(listener, registration, return_exceptions=True)
+            with contextlib.suppress(aioredis.RedisError, OSError):
+                await self.redis.delete(worker_name_key(s.queue, self.worker.id))
             await self.runner.close()
             await kube.close()
             await self.redis.aclose()

@@ -46,15 +46,13 @@ class JobPayload(BaseModel):
 
 
 class JobProgress(BaseModel):
-    """``job.progress``: what the worker reports while it runs the job. ``worker`` names the
-    pod holding it, so the operator can show it and spare busy pods on scale-down."""
+    """``job.progress``: what the worker reports while it runs the job."""
 
     model_config = ConfigDict(extra="ignore")
 
     percent: int = 0
     message: str = ""
     step: str = ""
-    worker: str = ""
 
 
 class JobResult(BaseModel):
@@ -69,6 +67,21 @@ class JobResult(BaseModel):
 def result_secret_name(operation_name: str) -> str:
     """Name of the Secret an operation's credentials are written to."""
     return f"{operation_name}-credentials"[:253]
+
+
+#: How long a worker's name stays registered without being renewed (it renews every third).
+WORKER_NAME_TTL_SECONDS = 60
+
+
+def worker_name_key(queue: str, worker_id: str) -> str:
+    """Where a worker registers its pod name under its BullMQ worker id. A job lock's token
+    starts with that id, so the operator can tell which pod holds which job."""
+    return f"aop:{queue}:worker:{worker_id}"
+
+
+def lock_holder(token: str) -> str:
+    """The BullMQ worker id in a job lock's token (``<worker id>:<n>``)."""
+    return token.split(":", 1)[0]
 
 
 def cancel_channel(queue: str) -> str:

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 from bullmq import Queue
 from redis.asyncio.connection import parse_url
 
-from aop_contracts.jobs import JOB_NAME, QUEUE_PREFIX, JobPayload, cancel_channel, cancel_key
-from aop_operator.reconcile import JobSnapshot, job_worker
+from aop_contracts.jobs import (
+    JOB_NAME,
+    QUEUE_PREFIX,
+    JobPayload,
+    cancel_channel,
+    cancel_key,
+    lock_holder,
+    worker_name_key,
+)
+from aop_operator.reconcile import JobSnapshot
 from aop_operator.scaling import QueueLoad
 
 log = logging.getLogger(__name__)
@@ -117,7 +125,18 @@ class QueueBackend:
         job = await q.getJob(job_id)
         if job is None:
             return None
-        return self._snap(state, job)
+        snap = self._snap(state, job)
+        if state == "active":
+            snap = replace(snap, worker=await self._lock_holder_name(queue, job_id))
+        return snap
+
+    async def _lock_holder_name(self, queue: str, job_id: str) -> str | None:
+        """The registered pod name of the worker holding the job's lock, if any."""
+        token = await self.redis.get(f"{QUEUE_PREFIX}:{queue}:{job_id}:lock")
+        if not token:
+            return None
+        name = await self.redis.get(worker_name_key(queue, lock_holder(str(token))))
+        return str(name) if name else None
 
     @staticmethod
     def _snap(state: str, job: Any) -> JobSnapshot:
@@ -165,22 +184,20 @@ class QueueBackend:
     async def load(self, queue: str, *, due_within_seconds: float = 15) -> QueueLoad:
         """What the scaler needs: the counts, delayed jobs due soon, how many distinct
         workers hold active jobs (from the job locks, whose token starts with the worker's
-        id), and the pods running them (named in each active job's progress report)."""
+        id), and the pods they run in (each worker registers its pod name under its id)."""
         counts = await self.counts(queue)
         base = f"{QUEUE_PREFIX}:{queue}"
         horizon = int((time.time() + due_within_seconds) * 1000) * 0x1000
         due_soon = int(await self.redis.zcount(f"{base}:delayed", "-inf", horizon))
         active_ids = [str(i) for i in await self.redis.lrange(f"{base}:active", 0, -1)]
-        holders: set[str] = set()
+        holders: list[str] = []
         pods: set[str] = set()
         if active_ids:
             tokens = await self.redis.mget([f"{base}:{job_id}:lock" for job_id in active_ids])
-            holders = {str(t).split(":", 1)[0] for t in tokens if t}
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for job_id in active_ids:
-                    pipe.hget(f"{base}:{job_id}", "progress")
-                reports = await pipe.execute()
-            pods = {w for w in map(_reported_worker, reports) if w}
+            holders = sorted({lock_holder(str(t)) for t in tokens if t})
+        if holders:
+            names = await self.redis.mget([worker_name_key(queue, h) for h in holders])
+            pods = {str(n) for n in names if n}
         return QueueLoad(
             waiting=counts.get("waiting", 0),
             prioritized=counts.get("prioritized", 0),
@@ -248,14 +265,3 @@ class QueueBackend:
 
 
 EventCallback = Callable[[str, dict[str, str]], Awaitable[None]]
-
-
-def _reported_worker(raw: str | None) -> str | None:
-    """The worker pod named in a job's stored progress (JSON), if any."""
-    if not raw:
-        return None
-    try:
-        report = json.loads(raw)
-    except ValueError:
-        return None
-    return job_worker(report) if isinstance(report, dict) else None

@@ -31,6 +31,8 @@ class JobSnapshot:
     processed_on_ms: int | None = None
     finished_on_ms: int | None = None
     stalled_counter: int = 0
+    #: The pod of the worker holding the job's lock (active jobs only).
+    worker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,7 @@ def _ms(value: int | None) -> datetime | None:
 def observe_job(job: JobSnapshot, *, cancel_requested: bool) -> Observation:
     """Map a job's BullMQ state onto the operation's phase (and name its worker pod)."""
     obs = _observe_phase(job, cancel_requested=cancel_requested)
-    worker = job_worker(job.progress)
-    return replace(obs, worker=worker) if worker and obs.phase is not Phase.QUEUED else obs
-
-
-def job_worker(progress: dict[str, Any] | None) -> str | None:
-    """The pod a job's progress report names (``JobProgress.worker``), if any."""
-    name = str((progress or {}).get("worker") or "")[:253]
-    return name or None
+    return replace(obs, worker=job.worker[:253]) if job.worker else obs
 
 
 def _observe_phase(job: JobSnapshot, *, cancel_requested: bool) -> Observation:

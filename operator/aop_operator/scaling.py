@@ -24,7 +24,7 @@ class QueueLoad:
     delayed_due_soon: int = 0
     #: Distinct workers that hold at least one active job.
     busy_workers: int = 0
-    #: Pods named by the active jobs' progress reports (what scale-down should spare).
+    #: Pods of the workers holding active jobs (what a scale-down should spare).
     busy_pods: frozenset[str] = frozenset()
 
     @property

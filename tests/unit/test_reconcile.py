@@ -185,25 +185,22 @@ def test_iso_keeps_milliseconds() -> None:
 
 
 def test_the_worker_pod_of_the_job_reaches_status() -> None:
-    report = {"percent": 10, "message": "m", "step": "s", "worker": "aop-worker-default-7f9-x2"}
+    pod = "aop-worker-default-7f9-x2"
     running = observation_update(
-        observe_job(JobSnapshot("active", progress=report), cancel_requested=False)
+        observe_job(
+            JobSnapshot("active", progress={"percent": 10}, worker=pod), cancel_requested=False
+        )
     )
-    assert running.fields["worker"] == "aop-worker-default-7f9-x2"
-    assert "worker" not in running.fields["progress"]  # status.progress keeps its own schema
-    # Kept once the job ends, so `kubectl logs` still finds the pod that ran it.
-    done = observe_job(
-        JobSnapshot("completed", progress=report, finished_on_ms=5), cancel_requested=False
-    )
-    assert done.worker == "aop-worker-default-7f9-x2"
-    # No report, or a job back in the queue before any worker reported: no worker.
-    assert observe_job(JobSnapshot("active"), cancel_requested=False).worker is None
+    assert running.fields["worker"] == pod
+    assert running.fields["progress"] == {"percent": 10, "message": "", "step": ""}
+    # Unknown (no lock, or a worker that registered no name): status keeps what it had.
     assert (
-        observe_job(JobSnapshot("waiting", progress=report), cancel_requested=False).worker is None
+        "worker"
+        not in observation_update(observe_job(JobSnapshot("active"), cancel_requested=False)).fields
     )
     assert (
         "worker"
         not in observation_update(
-            observe_job(JobSnapshot("active", progress={"percent": 1}), cancel_requested=False)
+            observe_job(JobSnapshot("completed", finished_on_ms=5), cancel_requested=False)
         ).fields
     )

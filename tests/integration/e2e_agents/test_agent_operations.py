@@ -474,7 +474,7 @@ def test_concurrent_jobs_in_one_worker_share_no_cookies(
 
     def first_signed_in() -> bool:
         progress = kube.status("first").get("progress") or {}
-        return progress.get("step") not in (None, "start", "sign_in")
+        return progress.get("step") not in (None, "sign_in")
 
     kube.wait_for("the first job to be signed in", first_signed_in, timeout=DONE_WITHIN)
     assert posts(shopify, "/accounts/login") == 1
