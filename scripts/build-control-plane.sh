@@ -19,6 +19,17 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 command -v go >/dev/null 2>&1 || die "Go is not installed: install Go 1.24 or newer (https://go.dev/dl) and retry"
+# One build at a time per cache (parallel test workers, or make demo beside make test):
+# whoever waited finds the binaries there and returns.
+mkdir -p "$AOP_CACHE_DIR"
+exec 9>"$AOP_CACHE_DIR/.build.lock"
+flock 9
+missing=()
+for b in "${want[@]}"; do [ -x "$CP_BIN_DIR/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "$CP_BIN_DIR"
+  exit 0
+fi
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 work="$AOP_CACHE_DIR/build"
 mkdir -p "$CP_BIN_DIR" "$work"
