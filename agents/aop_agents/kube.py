@@ -14,14 +14,17 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from aop_agents.agents.base import PermanentAgentError
 from aop_contracts import crd
 from aop_contracts.models import ConsentSpec
 
 log = logging.getLogger(__name__)
 
 
-class SecretConflict(Exception):
+class SecretConflict(PermanentAgentError):
     """The result Secret exists and was not created by autonomous-operator."""
+
+    reason = "ResultSecretConflict"
 
     def __init__(self, name: str) -> None:
         super().__init__(

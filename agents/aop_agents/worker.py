@@ -193,11 +193,7 @@ class JobRunner:
         stored = await self.kube.read_stored_secret(p.namespace, p.result_secret_name)
         if stored is not None and not stored.managed and Service(p.service).needs_credentials:
             # Checked before the agent creates anything at the store it could not hand over.
-            raise AgentError(
-                str(SecretConflict(p.result_secret_name)),
-                reason="ResultSecretConflict",
-                permanent=True,
-            )
+            raise SecretConflict(p.result_secret_name)
         previous = stored.data if stored is not None and stored.managed else None
         operation = OperationType(p.operation)
         ctx = AgentContext(
@@ -217,16 +213,14 @@ class JobRunner:
         result = await agent.run(ctx)
         secret_name: str | None = None
         if result.secret_data:
-            try:
-                await self.kube.write_result_secret(
-                    namespace=p.namespace,
-                    name=p.result_secret_name,
-                    data=result.secret_data,
-                    owner_name=p.name,
-                    owner_uid=p.uid,
-                )
-            except SecretConflict as e:  # created by someone else while the agent ran
-                raise AgentError(str(e), reason="ResultSecretConflict", permanent=True) from e
+            # Raises SecretConflict if someone else created the Secret while the agent ran.
+            await self.kube.write_result_secret(
+                namespace=p.namespace,
+                name=p.result_secret_name,
+                data=result.secret_data,
+                owner_name=p.name,
+                owner_uid=p.uid,
+            )
             secret_name = p.result_secret_name
         log.info("job %s (%s) succeeded", job.id, label)
         return {"secretName": secret_name, "summary": result.summary}
